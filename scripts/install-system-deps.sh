@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Debian packages the tests and benchmarks use: etcd (multi-node rendezvous), PyTorch (torchrun/gloo
+# peers for the benchmarks and the PyTorch-under-eh test). Run as root.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+need=()
+command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
+command -v etcdctl >/dev/null 2>&1 || need+=(etcd-client)
+/usr/bin/python3 -c 'import torch' >/dev/null 2>&1 || need+=(python3-torch)
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi

@@ -1,0 +1,12 @@
+import { Command } from 'commander';
+import { packageVersion } from './version.js';
+
+/** The `eh` command. Each subcommand lives in its own file and registers itself here. */
+export function buildProgram(): Command {
+  const program = new Command('eh')
+    .description('elastic-harness: elastic, fault-tolerant distributed training for Node.js')
+    .version(packageVersion(), '-V, --version', 'print the version')
+    .showHelpAfterError()
+    .showSuggestionAfterError();
+  return program;
+}

@@ -1,0 +1,19 @@
+export { ElasticTrainingError, formatMessage, describeError, type ElasticErrorOptions } from './base.js';
+export { ConfigurationError, type ConfigurationErrorOptions } from './configuration.js';
+export {
+  COMMON_ISSUES,
+  DistributedSetupError,
+  TopologyChangeError,
+  DataLoadingError,
+  type DistributedSetupErrorOptions,
+  type TopologyChangeErrorOptions,
+  type DataLoadingErrorOptions,
+} from './distributed.js';
+export {
+  CheckpointError,
+  CheckpointLoadError,
+  CheckpointSaveError,
+  CheckpointValidationError,
+  type CheckpointErrorOptions,
+  type CheckpointValidationErrorOptions,
+} from './checkpoint.js';

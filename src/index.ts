@@ -1,0 +1,4 @@
+/**
+ * elastic-harness: every part's public face, also reachable one by one as `elastic-harness/<part>`.
+ */
+export * from './errors/index.js';
