@@ -1,0 +1,15 @@
+import { DistributedSetupError, type DistributedSetupErrorOptions } from '../errors/index.js';
+
+/**
+ * `Store.wait` ran out of time. A subclass of DistributedSetupError so callers that only care about
+ * "the world could not be set up" need not know it, while the rendezvous loop can tell a quiet period
+ * (expected, it re-checks) from a lost store (fatal).
+ */
+export class StoreTimeoutError extends DistributedSetupError {
+  readonly missingKeys: string[];
+
+  constructor(message: string, missingKeys: string[], options: DistributedSetupErrorOptions = {}) {
+    super(message, options);
+    this.missingKeys = missingKeys;
+  }
+}

@@ -1,0 +1,13 @@
+/**
+ * Store and rendezvous: the key-value store every part of a job coordinates through (embedded TCP
+ * store or etcd v3), and rendezvous rounds over it.
+ */
+export type { Store, SetOptions, CompareAndSetResult } from './store.js';
+export { StoreTimeoutError } from './errors.js';
+export { MemoryStore } from './memory-store.js';
+export { PrefixStore } from './prefix-store.js';
+export { TcpStoreServer, type TcpStoreServerOptions } from './tcp-store-server.js';
+export { TcpStore, type TcpStoreConnectOptions } from './tcp-store.js';
+export { generateToken, hashToken, tokensEqual } from './token.js';
+export { parseEndpoint, formatEndpoint, type HostPort } from './endpoint.js';
+export { stderrLogger, type StoreLogger } from './logger.js';

@@ -1,0 +1,268 @@
+import net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ConfigurationError, DistributedSetupError, describeError } from '../errors/index.js';
+import { StoreTimeoutError } from './errors.js';
+import { parseEndpoint } from './endpoint.js';
+import { FrameDecoder, encodeFrame } from './framing.js';
+import type { CompareAndSetResult, SetOptions, Store } from './store.js';
+import { MAX_FRAME_BYTES, PROTOCOL_VERSION, type StoreReply, type StoreRequest } from './tcp-protocol.js';
+import { checkToken } from './token.js';
+import { checkDelta, checkKey, checkKeys, checkTimeout, checkTtl, checkValue } from './validate.js';
+
+export interface TcpStoreConnectOptions {
+  /** `host:port` of the agent hosting the TcpStoreServer. */
+  endpoint: string;
+  /** The job's token. */
+  token: string;
+  /** How long to keep trying (the host agent may start a little later); default 30 s. */
+  timeoutMs?: number;
+  /**
+   * Bound on any call other than wait() (whose own timeout applies); default 60 s. A server that
+   * stops answering is then reported instead of hanging the caller.
+   */
+  requestTimeoutMs?: number;
+}
+
+type Pending = { resolve: (value: unknown) => void; reject: (err: Error) => void; timer?: NodeJS.Timeout };
+
+// Distributive Omit, so each operation keeps its own fields.
+type RequestBody = StoreRequest extends infer R ? (R extends StoreRequest ? Omit<R, 'id'> : never) : never;
+
+/** Client of a TcpStoreServer. Requests are pipelined on one connection, matched by id. */
+export class TcpStore implements Store {
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private failure: DistributedSetupError | undefined;
+
+  private constructor(
+    readonly endpoint: string,
+    private readonly socket: net.Socket,
+    decoder: FrameDecoder,
+    private readonly requestTimeoutMs: number,
+  ) {
+    socket.on('data', (chunk: Buffer) => {
+      let frames: unknown[];
+      try {
+        frames = decoder.push(chunk);
+      } catch (err) {
+        this.fail(`bad frame from the store at ${endpoint}: ${describeError(err)}`);
+        socket.destroy();
+        return;
+      }
+      for (const f of frames) this.onReply(f as StoreReply);
+    });
+    socket.on('error', (err) => this.fail(`Lost the connection to the store at ${endpoint}: ${describeError(err)}`));
+    socket.on('close', () => this.fail(`Lost the connection to the store at ${endpoint} (closed by the other side)`));
+  }
+
+  static async connect(options: TcpStoreConnectOptions): Promise<TcpStore> {
+    const { host, port } = parseEndpoint(options.endpoint);
+    checkToken(options.token, 'TcpStore.connect');
+    const timeoutMs = checkTimeout(options.timeoutMs ?? 30_000, 'TcpStore.connect timeoutMs');
+    const requestTimeoutMs = options.requestTimeoutMs ?? 60_000;
+    const endpoint = options.endpoint;
+    const deadline = Date.now() + timeoutMs;
+    let delay = 25;
+    let lastError: string;
+    for (let attempt = 1; ; attempt++) {
+      const left = deadline - Date.now();
+      try {
+        const socket = await openSocket(host, port, Math.max(left, 1));
+        const decoder = new FrameDecoder(MAX_FRAME_BYTES);
+        await authenticate(socket, decoder, options.token, endpoint, Math.max(deadline - Date.now(), 1_000));
+        return new TcpStore(endpoint, socket, decoder, requestTimeoutMs);
+      } catch (err) {
+        if (err instanceof DistributedSetupError) throw err; // refused: retrying cannot help
+        lastError = describeError(err);
+      }
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) {
+        throw new DistributedSetupError(`Could not connect to the store at ${endpoint} within ${timeoutMs} ms (${attempt} attempts; last error: ${lastError})`, {
+          context: { endpoint },
+          suggestions: [`Check that the agent hosting the store is running and listens on ${endpoint} (--rdzv-endpoint), and that no firewall blocks it.`],
+        });
+      }
+      await sleep(Math.min(delay, remaining));
+      delay = Math.min(delay * 2, 1_000);
+    }
+  }
+
+  async get(key: string): Promise<string | undefined> {
+    checkKey(key);
+    const v = await this.call({ op: 'get', key });
+    return v === null || v === undefined ? undefined : (v as string);
+  }
+
+  async set(key: string, value: string, options?: SetOptions): Promise<void> {
+    checkKey(key);
+    checkValue(value, key);
+    const ttlMs = checkTtl(options, key);
+    await this.call(ttlMs === undefined ? { op: 'set', key, value } : { op: 'set', key, value, ttlMs });
+  }
+
+  async compareAndSet(key: string, expected: string | undefined, desired: string, options?: SetOptions): Promise<CompareAndSetResult> {
+    checkKey(key);
+    if (expected !== undefined) checkValue(expected, key);
+    checkValue(desired, key);
+    const ttlMs = checkTtl(options, key);
+    const body: RequestBody = { op: 'cas', key, expected: expected ?? null, desired };
+    if (ttlMs !== undefined) body.ttlMs = ttlMs;
+    const r = (await this.call(body)) as { ok: boolean; current: string | null };
+    return { ok: r.ok, current: r.current ?? undefined };
+  }
+
+  async add(key: string, delta: number): Promise<number> {
+    checkKey(key);
+    checkDelta(delta, key);
+    return (await this.call({ op: 'add', key, delta })) as number;
+  }
+
+  async wait(keys: string[], timeoutMs: number): Promise<void> {
+    checkKeys(keys);
+    checkTimeout(timeoutMs, 'wait() timeoutMs');
+    // The server times the wait; our own guard only catches a server that stopped answering.
+    await this.call({ op: 'wait', keys, timeoutMs: Number.isFinite(timeoutMs) ? timeoutMs : null }, Number.isFinite(timeoutMs) ? timeoutMs + this.requestTimeoutMs : Infinity);
+  }
+
+  async delete(key: string): Promise<boolean> {
+    checkKey(key);
+    return (await this.call({ op: 'delete', key })) as boolean;
+  }
+
+  async keys(prefix: string): Promise<string[]> {
+    if (typeof prefix !== 'string') throw new ConfigurationError(`keys() prefix must be a string, got ${typeof prefix}`);
+    return (await this.call({ op: 'keys', prefix })) as string[];
+  }
+
+  /** Round trip to the server (liveness check). */
+  async ping(): Promise<void> {
+    await this.call({ op: 'ping' });
+  }
+
+  /** True once the connection is gone (lost or closed); every call then rejects. */
+  get isClosed(): boolean {
+    return this.failure !== undefined;
+  }
+
+  async close(): Promise<void> {
+    if (this.failure === undefined) this.fail(`The store client for ${this.endpoint} was closed`);
+    await new Promise<void>((resolve) => {
+      if (this.socket.destroyed) resolve();
+      else {
+        this.socket.once('close', () => resolve());
+        this.socket.destroy();
+      }
+    });
+  }
+
+  private call(body: RequestBody, timeoutMs = this.requestTimeoutMs): Promise<unknown> {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    const id = this.nextId++;
+    return new Promise<unknown>((resolve, reject) => {
+      const p: Pending = { resolve, reject };
+      if (Number.isFinite(timeoutMs)) {
+        p.timer = setTimeout(() => {
+          this.pending.delete(id);
+          reject(new DistributedSetupError(`The store at ${this.endpoint} did not answer a ${body.op} request within ${timeoutMs} ms`, { context: { endpoint: this.endpoint } }));
+        }, timeoutMs);
+      }
+      this.pending.set(id, p);
+      this.socket.write(encodeFrame({ ...body, id }));
+    });
+  }
+
+  private onReply(reply: StoreReply): void {
+    const p = this.pending.get(reply.id);
+    if (p === undefined) return;
+    this.pending.delete(reply.id);
+    if (p.timer !== undefined) clearTimeout(p.timer);
+    if (reply.ok) p.resolve(reply.value);
+    else if (reply.code === 'timeout') p.reject(new StoreTimeoutError(reply.message, reply.missing ?? [], { context: { endpoint: this.endpoint } }));
+    else if (reply.code === 'invalid') p.reject(new ConfigurationError(reply.message));
+    else p.reject(new DistributedSetupError(`The store at ${this.endpoint} failed a request: ${reply.message}`));
+  }
+
+  private fail(message: string): void {
+    if (this.failure !== undefined) return;
+    this.failure = new DistributedSetupError(message, {
+      context: { endpoint: this.endpoint },
+      suggestions: ['The agent hosting the TCP store has probably exited: the job must re-rendezvous (with etcd, the store survives any one node).'],
+    });
+    for (const [id, p] of this.pending) {
+      if (p.timer !== undefined) clearTimeout(p.timer);
+      this.pending.delete(id);
+      p.reject(this.failure);
+    }
+    if (!this.socket.destroyed) this.socket.destroy();
+  }
+}
+
+function openSocket(host: string, port: number, timeoutMs: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host, port });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`connect timed out after ${timeoutMs} ms`));
+    }, timeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.removeAllListeners('error');
+      socket.setNoDelay(true);
+      socket.setKeepAlive(true, 5_000);
+      resolve(socket);
+    });
+    socket.once('error', (err) => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(err);
+    });
+  });
+}
+
+function authenticate(socket: net.Socket, decoder: FrameDecoder, token: string, endpoint: string, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const refused = (why: string): DistributedSetupError =>
+      new DistributedSetupError(`The store at ${endpoint} refused this agent: ${why}`, {
+        context: { endpoint },
+        suggestions: ['Every agent and worker of a job must use the same token (--rdzv-conf token=... or EH_TOKEN).'],
+      });
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('close', onClose);
+      socket.off('error', onClose);
+    };
+    const onData = (chunk: Buffer): void => {
+      let frames: unknown[];
+      try {
+        frames = decoder.push(chunk);
+      } catch (err) {
+        cleanup();
+        socket.destroy();
+        reject(new DistributedSetupError(`The store at ${endpoint} answered with a bad frame: ${describeError(err)}`, { context: { endpoint } }));
+        return;
+      }
+      const reply = frames[0] as { t?: unknown; ok?: unknown } | undefined;
+      if (reply === undefined) return;
+      cleanup();
+      if (reply.t === 'auth' && reply.ok === true) resolve();
+      else {
+        socket.destroy();
+        reject(refused('the token does not match the job token'));
+      }
+    };
+    const onClose = (): void => {
+      cleanup();
+      reject(refused('the connection was closed during the token check (wrong token, or not an elastic-harness store)'));
+    };
+    const timer = setTimeout(() => {
+      cleanup();
+      socket.destroy();
+      reject(refused(`no answer to the token check within ${timeoutMs} ms (is this an elastic-harness store?)`));
+    }, timeoutMs);
+    socket.on('data', onData);
+    socket.once('close', onClose);
+    socket.once('error', onClose);
+    socket.write(encodeFrame({ t: 'auth', token, v: PROTOCOL_VERSION }));
+  });
+}
