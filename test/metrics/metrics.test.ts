@@ -60,7 +60,7 @@ test('RecoveryMetrics: events, joins, failures, average', () => {
   assert.equal(r.workerFailures, 2);
   assert.equal(r.avgRecoveryTime, 6);
   assert.equal(r.maxRecoveryTime, 15);
-  (r.events as { recoveryTime: number }[])[0].recoveryTime = 999;
+  (r.events[0] as { recoveryTime: number }).recoveryTime = 999;
   assert.equal(r.events[0].recoveryTime, 15, 'events are copies');
   assert.throws(() => r.recordRecovery({ oldWorldSize: 4, newWorldSize: 2.5, recoveryTime: 1 }), /newWorldSize.*2.5/);
   assert.throws(() => r.recordRecovery({ oldWorldSize: 4, newWorldSize: 2, recoveryTime: -1 }), /recoveryTime.*-1/);
