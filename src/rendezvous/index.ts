@@ -11,3 +11,4 @@ export { TcpStore, type TcpStoreConnectOptions } from './tcp-store.js';
 export { generateToken, hashToken, tokensEqual } from './token.js';
 export { parseEndpoint, formatEndpoint, type HostPort } from './endpoint.js';
 export { stderrLogger, type StoreLogger } from './logger.js';
+export { EtcdStore, type EtcdStoreOptions } from './etcd-store.js';

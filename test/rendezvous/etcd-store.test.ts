@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { DistributedSetupError } from '../../src/errors/index.js';
+import { EtcdStore } from '../../src/rendezvous/etcd-store.js';
+import { PrefixStore } from '../../src/rendezvous/prefix-store.js';
+import { startEtcd, type EtcdHandle } from '../helpers/etcd.js';
+import { freePort } from '../helpers/ports.js';
+import { storeConformance } from './store-conformance.js';
+
+const TOKEN = 'etcd-test-token';
+
+describe('EtcdStore against a real etcd', () => {
+  let etcd: EtcdHandle;
+  before(async () => {
+    etcd = await startEtcd();
+  });
+  after(() => etcd.stop());
+
+  const open = async (): Promise<{ a: EtcdStore; b: EtcdStore; done(): Promise<void> }> => {
+    const a = await EtcdStore.connect({ endpoints: etcd.endpoint, token: TOKEN, namespace: 'eh/conf/', timeoutMs: 5_000 });
+    const b = await EtcdStore.connect({ endpoints: `http://${etcd.endpoint}`, token: TOKEN, namespace: 'eh/conf/', timeoutMs: 5_000 });
+    return { a, b, done: async () => { await a.close(); await b.close(); } };
+  };
+
+  describe('conformance', () => storeConformance({ open, ttlMs: 1_000 }));
+  describe('conformance through a PrefixStore', () =>
+    storeConformance({
+      ttlMs: 1_000,
+      open: async () => {
+        const s = await open();
+        return { a: new PrefixStore(s.a, 'run/round/2'), b: new PrefixStore(s.b, 'run/round/2'), done: s.done };
+      },
+    }));
+
+  it('keeps each namespace apart and stores only a hash of the token', async () => {
+    const a = await EtcdStore.connect({ endpoints: etcd.endpoint, token: TOKEN, namespace: 'eh/ns1/' });
+    const b = await EtcdStore.connect({ endpoints: etcd.endpoint, token: 'another-job', namespace: 'eh/ns2/' });
+    try {
+      await a.set('k', 'one');
+      await b.set('k', 'two');
+      assert.equal(await a.get('k'), 'one');
+      assert.equal(await b.get('k'), 'two');
+      assert.deepEqual(await a.keys(''), ['k']);
+      const res = await fetch(`http://${etcd.endpoint}/v3/kv/range`, {
+        method: 'POST',
+        body: JSON.stringify({ key: Buffer.from('eh/ns1/token').toString('base64') }),
+      });
+      const body = (await res.json()) as { kvs: { value: string }[] };
+      const stored = Buffer.from(body.kvs[0].value, 'base64').toString('utf8');
+      assert.match(stored, /^[0-9a-f]{64}$/);
+      assert.notEqual(stored, TOKEN);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('refuses an agent whose token differs from the one recorded for the namespace', async () => {
+    const first = await EtcdStore.connect({ endpoints: etcd.endpoint, token: TOKEN, namespace: 'eh/guarded/' });
+    try {
+      await assert.rejects(EtcdStore.connect({ endpoints: etcd.endpoint, token: 'wrong', namespace: 'eh/guarded/', timeoutMs: 3_000 }), (err: unknown) => {
+        assert.ok(err instanceof DistributedSetupError);
+        assert.match(err.message, /token/);
+        assert.match(err.message, /eh\/guarded\//);
+        return true;
+      });
+      const again = await EtcdStore.connect({ endpoints: etcd.endpoint, token: TOKEN, namespace: 'eh/guarded/' });
+      await again.close();
+    } finally {
+      await first.close();
+    }
+  });
+
+  it('a TTL set by one client outlives that client only until it expires', async () => {
+    const a = await EtcdStore.connect({ endpoints: etcd.endpoint, token: TOKEN, namespace: 'eh/ttl/' });
+    const b = await EtcdStore.connect({ endpoints: etcd.endpoint, token: TOKEN, namespace: 'eh/ttl/' });
+    try {
+      await a.set('alive', 'x', { ttlMs: 1_000 });
+      await a.close();
+      assert.equal(await b.get('alive'), 'x');
+      await new Promise((r) => setTimeout(r, 2_200));
+      assert.equal(await b.get('alive'), undefined);
+    } finally {
+      await b.close();
+    }
+  });
+});
+
+describe('EtcdStore failures', () => {
+  it('an endpoint nobody listens on rejects within the timeout, naming it', async () => {
+    const endpoint = `127.0.0.1:${await freePort()}`;
+    const started = Date.now();
+    await assert.rejects(EtcdStore.connect({ endpoints: endpoint, token: TOKEN, timeoutMs: 1_000, requestTimeoutMs: 500 }), (err: unknown) => {
+      assert.ok(err instanceof DistributedSetupError);
+      assert.match(err.message, new RegExp(endpoint));
+      return true;
+    });
+    const took = Date.now() - started;
+    assert.ok(took < 6_000, `took ${took} ms`);
+  });
+
+  it('stopping etcd makes pending and later calls reject with DistributedSetupError within a bound', async () => {
+    const etcd = await startEtcd();
+    const store = await EtcdStore.connect({ endpoints: etcd.endpoint, token: TOKEN, namespace: 'eh/stop/', requestTimeoutMs: 1_000 });
+    try {
+      await store.set('k', 'v');
+      const pending = store.wait(['never'], 60_000);
+      pending.catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 100));
+      const stoppedAt = Date.now();
+      await etcd.stop();
+      await assert.rejects(pending, DistributedSetupError);
+      const waitTook = Date.now() - stoppedAt;
+      const callStart = Date.now();
+      await assert.rejects(store.get('k'), DistributedSetupError);
+      await assert.rejects(store.set('k', 'w'), DistributedSetupError);
+      const callTook = Date.now() - callStart;
+      assert.ok(waitTook < 10_000, `wait rejected after ${waitTook} ms`);
+      assert.ok(callTook < 10_000, `calls rejected after ${callTook} ms`);
+    } finally {
+      await store.close();
+      await etcd.stop();
+    }
+  });
+});
