@@ -12,3 +12,4 @@ export { generateToken, hashToken, tokensEqual } from './token.js';
 export { parseEndpoint, formatEndpoint, type HostPort } from './endpoint.js';
 export { stderrLogger, type StoreLogger } from './logger.js';
 export { EtcdStore, type EtcdStoreOptions } from './etcd-store.js';
+export { createStore, connectStoreFromEnv, etcdNamespace, type CreateStoreOptions, type StoreHandle, type StoreBackend } from './factory.js';

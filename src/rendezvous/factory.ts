@@ -1,0 +1,142 @@
+import { EH_ENV } from '../agent/env-contract.js';
+import { ConfigurationError, DistributedSetupError } from '../errors/index.js';
+import { EtcdStore, type EtcdStoreOptions } from './etcd-store.js';
+import { formatEndpoint, parseEndpoint } from './endpoint.js';
+import type { StoreLogger } from './logger.js';
+import { PrefixStore } from './prefix-store.js';
+import type { CompareAndSetResult, SetOptions, Store } from './store.js';
+import { TcpStore } from './tcp-store.js';
+import { TcpStoreServer } from './tcp-store-server.js';
+
+export type StoreBackend = 'tcp' | 'etcd';
+
+export interface CreateStoreOptions {
+  backend: StoreBackend;
+  /** tcp: `host:port` of the hosting agent (when hosting: where to listen, port 0 for a free one). etcd: a client endpoint, or several comma-separated. */
+  endpoint: string;
+  token: string;
+  /** tcp only: host the TcpStoreServer in this process (and use its data directly). */
+  host?: boolean;
+  /** etcd only: the job's run id; keys live under `eh/<runId>/` (the agent and `connectStoreFromEnv` agree on it). Default "default". */
+  runId?: string;
+  /** How long to keep trying to reach the store; default 30 s. */
+  timeoutMs?: number;
+  /** Bound on each call other than wait(); defaults per backend. */
+  requestTimeoutMs?: number;
+  /** tcp host: where refusals are logged (default stderr). */
+  logger?: StoreLogger;
+  /** etcd only: etcd's own authentication and TLS. */
+  etcd?: Pick<EtcdStoreOptions, 'auth' | 'credentials'>;
+}
+
+/** A store with what was needed to reach it: `endpoint` is what workers should be given. */
+export interface StoreHandle extends Store {
+  readonly backend: StoreBackend;
+  readonly endpoint: string;
+  /** The hosted server, when this process hosts the TCP store. */
+  readonly server?: TcpStoreServer;
+}
+
+/** The etcd namespace of a job (shared by agents and workers). */
+export function etcdNamespace(runId: string): string {
+  return `eh/${runId}/`;
+}
+
+class Handle implements StoreHandle {
+  constructor(
+    readonly backend: StoreBackend,
+    readonly endpoint: string,
+    private readonly inner: Store,
+    private readonly onClose: () => Promise<void>,
+    readonly server?: TcpStoreServer,
+  ) {}
+
+  get(key: string): Promise<string | undefined> {
+    return this.inner.get(key);
+  }
+  set(key: string, value: string, options?: SetOptions): Promise<void> {
+    return this.inner.set(key, value, options);
+  }
+  compareAndSet(key: string, expected: string | undefined, desired: string, options?: SetOptions): Promise<CompareAndSetResult> {
+    return this.inner.compareAndSet(key, expected, desired, options);
+  }
+  add(key: string, delta: number): Promise<number> {
+    return this.inner.add(key, delta);
+  }
+  wait(keys: string[], timeoutMs: number): Promise<void> {
+    return this.inner.wait(keys, timeoutMs);
+  }
+  delete(key: string): Promise<boolean> {
+    return this.inner.delete(key);
+  }
+  keys(prefix: string): Promise<string[]> {
+    return this.inner.keys(prefix);
+  }
+  close(): Promise<void> {
+    return this.onClose();
+  }
+}
+
+/** Open (or, for `tcp` with `host`, start and open) the job's store. */
+export async function createStore(options: CreateStoreOptions): Promise<StoreHandle> {
+  const { backend } = options;
+  if (backend === 'tcp') {
+    if (options.host === true) {
+      const { host, port } = parseEndpoint(options.endpoint, true);
+      const server = await TcpStoreServer.start({ host, port, token: options.token, logger: options.logger });
+      const endpoint = port === 0 ? formatEndpoint(host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host, server.port) : options.endpoint;
+      return new Handle('tcp', endpoint, server.store, () => server.close(), server);
+    }
+    const store = await TcpStore.connect({ endpoint: options.endpoint, token: options.token, timeoutMs: options.timeoutMs, requestTimeoutMs: options.requestTimeoutMs });
+    return new Handle('tcp', options.endpoint, store, () => store.close());
+  }
+  if (backend === 'etcd') {
+    if (options.host === true) throw new ConfigurationError('host=true applies to the tcp backend only: etcd runs on its own', { configKey: 'rdzv_conf.is_host' });
+    const endpoints = options.endpoint.split(',').map((e) => e.trim()).filter((e) => e !== '');
+    const store = await EtcdStore.connect({
+      endpoints,
+      token: options.token,
+      namespace: etcdNamespace(options.runId ?? 'default'),
+      timeoutMs: options.timeoutMs,
+      requestTimeoutMs: options.requestTimeoutMs,
+      ...options.etcd,
+    });
+    return new Handle('etcd', options.endpoint, store, () => store.close());
+  }
+  throw new ConfigurationError(`Unknown store backend ${JSON.stringify(backend)}: use "tcp" or "etcd"`, { configKey: 'rdzv_backend' });
+}
+
+/**
+ * The store as a worker sees it: reads the environment its agent set (EH_STORE_BACKEND,
+ * EH_STORE_ENDPOINT, EH_TOKEN, EH_STORE_PREFIX, and TORCHELASTIC_RUN_ID for etcd) and returns a store
+ * scoped to the round's prefix, so that a restarted group never reads a previous round's keys.
+ * Closing it closes the connection.
+ */
+export async function connectStoreFromEnv(options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<Store> {
+  const env = options.env ?? process.env;
+  const backend = env[EH_ENV.STORE_BACKEND] ?? 'tcp';
+  const endpoint = env[EH_ENV.STORE_ENDPOINT];
+  const token = env[EH_ENV.TOKEN];
+  const missing = [
+    ...(endpoint === undefined || endpoint === '' ? [EH_ENV.STORE_ENDPOINT] : []),
+    ...(token === undefined || token === '' ? [EH_ENV.TOKEN] : []),
+  ];
+  if (missing.length > 0) {
+    throw new DistributedSetupError('The worker cannot reach its job store: the environment lacks the store settings', {
+      missingVars: missing,
+      suggestions: ['Start the worker with `eh run`, which sets them; or export EH_STORE_ENDPOINT=host:port and EH_TOKEN=<the job token>.'],
+    });
+  }
+  if (backend !== 'tcp' && backend !== 'etcd') {
+    throw new ConfigurationError(`${EH_ENV.STORE_BACKEND}=${backend} is not a store backend: use tcp or etcd`, { configKey: EH_ENV.STORE_BACKEND });
+  }
+  const store = await createStore({
+    backend,
+    endpoint: endpoint as string,
+    token: token as string,
+    runId: env.TORCHELASTIC_RUN_ID ?? 'default',
+    timeoutMs: options.timeoutMs ?? 30_000,
+  });
+  const prefix = env[EH_ENV.STORE_PREFIX];
+  return prefix === undefined || prefix === '' ? store : new PrefixStore(store, prefix, true);
+}
