@@ -38,6 +38,15 @@ export const EH_ENV = {
   LOG_DIR: 'EH_LOG_DIR',
   /** Stable identity of the host, so that peers on one host talk over Unix sockets. */
   HOST_ID: 'EH_HOST_ID',
+  /** The rendezvous round this worker's group was started in. */
+  RDZV_ROUND: 'EH_RDZV_ROUND',
+  /** The agent's node id in the rendezvous. */
+  NODE_ID: 'EH_NODE_ID',
+  /** Heartbeats: `auto` (a timer in the worker, detects a blocked event loop) or `manual` (only explicit heartbeat()/reportProgress() calls count). */
+  HEARTBEAT_MODE: 'EH_HEARTBEAT_MODE',
 } as const;
+
+/** Every variable name the agent sets for a worker, torchrun's and ours. */
+export const WORKER_ENV_NAMES: readonly string[] = [...TORCHRUN_ENV, ...Object.values(EH_ENV)];
 
 export type TorchrunEnvName = (typeof TORCHRUN_ENV)[number];

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { packageVersion } from './version.js';
+import { registerRunCommand } from './run.js';
 
 /** The `eh` command. Each subcommand lives in its own file and registers itself here. */
 export function buildProgram(): Command {
@@ -8,5 +9,6 @@ export function buildProgram(): Command {
     .version(packageVersion(), '-V, --version', 'print the version')
     .showHelpAfterError()
     .showSuggestionAfterError();
+  registerRunCommand(program);
   return program;
 }

@@ -1,0 +1,23 @@
+/**
+ * The elastic agent: `eh run`'s launcher, supervision and restarts (agent side), and what a worker
+ * uses to talk to its agent (worker side: heartbeats, error file, world info).
+ */
+export { ElasticAgent, type AgentOptions, type AgentResult, type RendezvousFactoryOptions } from './agent.js';
+export { StaticRendezvous, type AgentRendezvous, type RoundInfo, type RoundParticipant, type StaticRendezvousOptions } from './agent-rendezvous.js';
+export {
+  ElasticTrainingConfig,
+  RDZV_CONF_DEFAULTS,
+  RDZV_CONF_KEYS,
+  parseNnodes,
+  parseRdzvConf,
+  parseStreamSelect,
+  type ElasticTrainingConfigOptions,
+  type RdzvBackend,
+  type RdzvConf,
+} from './config.js';
+export { TORCHRUN_ENV, EH_ENV, WORKER_ENV_NAMES, type TorchrunEnvName } from './env-contract.js';
+export { getWorldInfo, type WorldInfo, type AgentWorldInfo } from './world-info.js';
+export { installErrorHandler, recordErrors, readErrorFile, writeErrorFile, type ErrorRecord } from './error-file.js';
+export { heartbeat, reportProgress, startHeartbeat, stopHeartbeat, setHeartbeatMode, isUnderAgent, heartbeatIntervalMs } from './heartbeat.js';
+export { formatFailureReport, type FailureRecord, type FailureReason } from './failure-report.js';
+export { setupStore, type AgentStore } from './store-setup.js';

@@ -1,0 +1,140 @@
+/**
+ * `eh run [options] SCRIPT [ARGS...]`: torchrun's counterpart. Options keep torchrun's names (dashes or
+ * underscores) and meanings; see docs/api/agent.md.
+ */
+import os from 'node:os';
+import { Command, CommanderError, Option } from 'commander';
+import { ElasticAgent, ElasticTrainingConfig, parseNnodes, parseRdzvConf, type ElasticTrainingConfigOptions } from '../agent/index.js';
+import { ConfigurationError, describeError } from '../errors/index.js';
+import { normalizeRunArgv } from './run-argv.js';
+
+interface RunOpts {
+  nnodes: string;
+  nprocPerNode: string;
+  nodeRank?: string;
+  rdzvBackend: string;
+  rdzvEndpoint?: string;
+  rdzvId: string;
+  rdzvConf?: string;
+  standalone?: boolean;
+  maxRestarts: string;
+  monitorInterval: string;
+  heartbeatInterval?: string;
+  heartbeatTimeout: string;
+  gracePeriod: string;
+  logDir?: string;
+  tee?: string;
+  redirects?: string;
+  role: string;
+  node: boolean;
+  python: boolean;
+  preload?: string;
+  standbyWorkers?: string;
+  retryStartupFailures?: boolean;
+  localAddr?: string;
+}
+
+/** Parses only its own options (dashed or underscored); everything from the script on belongs to the script. */
+class RunCommand extends Command {
+  override parseOptions(argv: string[]): ReturnType<Command['parseOptions']> {
+    const withValue = new Set(this.options.filter((o) => o.required || o.optional).map((o) => o.long ?? ''));
+    return super.parseOptions(normalizeRunArgv(argv, (name) => withValue.has(name)));
+  }
+}
+
+function num(value: string, option: string, integer: boolean): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || (integer && !Number.isInteger(n))) {
+    throw new ConfigurationError(`${option} takes ${integer ? 'a whole number' : 'a number'}, got ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
+export function configFromOptions(o: RunOpts): ElasticTrainingConfig {
+  const { minNodes, maxNodes } = parseNnodes(o.nnodes);
+  const nproc = o.nprocPerNode === 'auto' || o.nprocPerNode === 'cpu' ? os.availableParallelism() : num(o.nprocPerNode, '--nproc-per-node', true);
+  const options: ElasticTrainingConfigOptions = {
+    minNodes,
+    maxNodes,
+    nprocPerNode: nproc,
+    rdzvBackend: o.rdzvBackend as ElasticTrainingConfigOptions['rdzvBackend'],
+    rdzvEndpoint: o.rdzvEndpoint,
+    rdzvId: o.rdzvId,
+    rdzvConf: parseRdzvConf(o.rdzvConf ?? ''),
+    standalone: o.standalone === true,
+    nodeRank: o.nodeRank === undefined ? undefined : num(o.nodeRank, '--node-rank', true),
+    maxRestarts: num(o.maxRestarts, '--max-restarts', true),
+    monitorInterval: num(o.monitorInterval, '--monitor-interval', false),
+    heartbeatInterval: o.heartbeatInterval === undefined ? undefined : num(o.heartbeatInterval, '--heartbeat-interval', false),
+    heartbeatTimeout: num(o.heartbeatTimeout, '--heartbeat-timeout', false),
+    gracePeriod: num(o.gracePeriod, '--grace-period', false),
+    logDir: o.logDir,
+    tee: o.tee,
+    redirects: o.redirects,
+    role: o.role,
+    noNode: !o.node || !o.python,
+    preload: o.preload === undefined ? [] : o.preload.split(',').map((s) => s.trim()).filter((s) => s !== ''),
+    standbyWorkers: o.standbyWorkers === undefined ? undefined : num(o.standbyWorkers, '--standby-workers', true),
+    retryStartupFailures: o.retryStartupFailures === true,
+    localAddr: o.localAddr,
+  };
+  return new ElasticTrainingConfig(options);
+}
+
+export function buildRunCommand(): Command {
+  const cmd = new RunCommand('run');
+  cmd
+    .description('launch SCRIPT on --nproc-per-node workers per node, elastic and fault tolerant (torchrun\'s counterpart)')
+    .argument('<script>', 'a .js/.mjs/.ts training script (run with Node), or any executable (e.g. a Python script)')
+    .argument('[args...]', 'arguments for the script')
+    .option('--nnodes <N|MIN:MAX>', 'number of nodes, or the elastic range MIN:MAX', '1')
+    .option('--nproc-per-node <n>', 'workers per node (a number, or auto = one per CPU)', '1')
+    .option('--node-rank <n>', 'this node\'s rank (static backend)')
+    .option('--rdzv-backend <name>', 'rendezvous backend: tcp (embedded store, alias c10d), etcd (v3), static', 'tcp')
+    .option('--rdzv-endpoint <host:port>', 'the store: the agent hosting the TCP store, or an etcd endpoint')
+    .option('--rdzv-id <id>', 'job id, the same on every node', 'elastic-training')
+    .option('--rdzv-conf <k=v,...>', 'join_timeout, last_call_timeout, close_timeout, keep_alive_interval, keep_alive_max_attempt (seconds), is_host, token')
+    .option('--standalone', 'one node: an embedded store on a free port, a fresh token')
+    .option('--max-restarts <n>', 'restarts of the worker group allowed for the whole job', '0')
+    .option('--monitor-interval <s>', 'seconds between health checks (exits are acted on at once)', '0.1')
+    .option('--heartbeat-interval <s>', 'seconds between worker heartbeats (default: a third of the timeout, at most 30)')
+    .option('--heartbeat-timeout <s>', 'seconds without a heartbeat before a worker counts as hung', '90')
+    .option('--grace-period <s>', 'seconds between the stop signal and SIGKILL when stopping workers', '30')
+    .option('--log-dir <dir>', 'keep each attempt\'s per-rank stdout/stderr, error files and reports here')
+    .option('-t, --tee <0-3|r:n,...>', 'accepted for torchrun compatibility: output already goes to both console and files')
+    .option('-r, --redirects <0-3|r:n,...>', 'keep these streams out of the console (files only): 1 stdout, 2 stderr, 3 both')
+    .option('--role <name>', 'worker role name (ROLE_NAME)', 'default')
+    .option('--no-node', 'run SCRIPT as an executable, not with Node')
+    .addOption(new Option('--no-python', 'torchrun\'s spelling of --no-node').hideHelp())
+    .option('--preload <mods>', 'comma-separated modules that standby workers import in advance (e.g. @tensorflow/tfjs)')
+    .option('--standby-workers <n>', 'pre-started standby Node processes kept for fast replacement (default: --nproc-per-node)')
+    .option('--retry-startup-failures', 'restart workers that fail before they started (bad path, syntax error) instead of failing at once')
+    .option('--local-addr <addr>', 'this node\'s address as other nodes reach it')
+    .passThroughOptions()
+    .exitOverride((err: CommanderError) => {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version') process.exit(0);
+      process.exit(2);
+    })
+    .action(async (script: string, args: string[], o: RunOpts) => {
+      let config: ElasticTrainingConfig;
+      try {
+        config = configFromOptions(o);
+      } catch (err) {
+        process.stderr.write(`eh run: ${describeError(err)}\n`);
+        process.exit(2);
+      }
+      const agent = new ElasticAgent({ config, script, scriptArgs: args });
+      const result = await agent.run();
+      if (result.report !== undefined) process.stderr.write(`${result.report}\n`);
+      process.exit(result.exitCode);
+    });
+  return cmd;
+}
+
+/** Register `run` on the `eh` program. */
+export function registerRunCommand(program: Command): void {
+  program.enablePositionalOptions();
+  const cmd = buildRunCommand();
+  cmd.copyInheritedSettings(program);
+  program.addCommand(cmd);
+}
