@@ -1,0 +1,116 @@
+import { HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { describeError } from '../errors/index.js';
+import { resultOf, type ConfigIssue, type ValidationResult } from './result.js';
+
+export interface S3AccessOptions {
+  bucket: string;
+  /** Default 'us-east-1'. */
+  region?: string;
+  /** Endpoint URL of an S3-compatible store; default AWS. */
+  endpoint?: string;
+  /** Path-style addressing (most S3-compatible stores need it); default true when `endpoint` is set. */
+  forcePathStyle?: boolean;
+  /** Default: the SDK's chain (environment, profile, instance role). */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /**
+   * 'WHEN_REQUIRED' turns off the checksums recent SDKs add by default, which some S3-compatible stores (s3rver)
+   * mishandle; default 'WHEN_SUPPORTED' (the SDK's own default, right for AWS).
+   */
+  checksums?: 'WHEN_SUPPORTED' | 'WHEN_REQUIRED';
+  /** Upper bound of the whole check, credentials lookup included; default 10000 ms. */
+  timeoutMs?: number;
+  /** Attempts of the request; default 2. */
+  maxAttempts?: number;
+}
+
+interface SdkError {
+  name?: string;
+  code?: string;
+  message?: string;
+  $metadata?: { httpStatusCode?: number };
+}
+
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+function explain(err: unknown, bucket: string, where: string, timeoutMs: number): string {
+  const e = (err ?? {}) as SdkError;
+  const status = e.$metadata?.httpStatusCode;
+  const text = describeError(err);
+  const name = e.name ?? '';
+  if (status === 404 || name === 'NotFound' || name === 'NoSuchBucket') {
+    return `S3 bucket "${bucket}" does not exist at ${where} (HeadBucket: 404). Create it, or fix checkpoint.s3_bucket / checkpoint.s3_endpoint`;
+  }
+  if (status === 403 || name === 'Forbidden' || name === 'AccessDenied') {
+    return `S3 bucket "${bucket}" at ${where} refuses these credentials (HeadBucket: 403). Check the access key and that it may s3:ListBucket on the bucket`;
+  }
+  if (status === 301 || name === 'PermanentRedirect') {
+    return `S3 bucket "${bucket}" is in another region than the one given (HeadBucket: 301). Set checkpoint.s3_region to the bucket's region`;
+  }
+  if (name === 'CredentialsProviderError' || /credential/i.test(text)) {
+    return `No S3 credentials found for bucket "${bucket}": ${text}. Set AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or AWS_PROFILE`;
+  }
+  if (name === 'TimeoutError' || name === 'AbortError' || /timed? ?out|aborted/i.test(text)) {
+    return `S3 endpoint ${where} did not answer within ${timeoutMs} ms (bucket "${bucket}"). Check checkpoint.s3_endpoint, the network and any proxy`;
+  }
+  const code = e.code ?? (/(E[A-Z]{4,})/.exec(text)?.[1] ?? '');
+  if (code !== '' && /^E[A-Z]+$/.test(code)) {
+    return `Cannot reach S3 endpoint ${where} (${code}) for bucket "${bucket}". Check checkpoint.s3_endpoint and that the store is running`;
+  }
+  return `HeadBucket on S3 bucket "${bucket}" at ${where} failed${status !== undefined ? ` (HTTP ${status})` : ''}: ${name !== '' && !text.startsWith(name) ? `${name}: ` : ''}${text}`;
+}
+
+/**
+ * Checks that `bucket` exists and these credentials may use it, with one HeadBucket request, bounded by `timeoutMs`.
+ * Never throws: every failure is an error of the result, saying what to fix.
+ */
+export async function validateS3Access(options: S3AccessOptions): Promise<ValidationResult> {
+  const fail = (message: string, path = 'checkpoint.s3_bucket'): ValidationResult => resultOf([{ severity: 'error', path, message }]);
+  const { bucket } = options;
+  if (typeof bucket !== 'string' || !BUCKET_NAME.test(bucket) || bucket.includes('..')) {
+    return fail(`S3 bucket name ${JSON.stringify(bucket)} is not valid: 3-63 characters, lower-case letters, digits, '.' and '-', starting and ending with a letter or digit`);
+  }
+  if (options.endpoint !== undefined) {
+    let url: URL | undefined;
+    try {
+      url = new URL(options.endpoint);
+    } catch {
+      url = undefined;
+    }
+    if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+      return fail(`S3 endpoint ${JSON.stringify(options.endpoint)} is not an http(s) URL, e.g. http://127.0.0.1:9000`, 'checkpoint.s3_endpoint');
+    }
+  }
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) return fail(`timeoutMs must be a number > 0, got ${String(timeoutMs)}`, 'timeoutMs');
+  const region = options.region ?? 'us-east-1';
+  const where = options.endpoint ?? `AWS (${region})`;
+  const client = new S3Client({
+    region,
+    endpoint: options.endpoint,
+    forcePathStyle: options.forcePathStyle ?? options.endpoint !== undefined,
+    credentials: options.credentials,
+    maxAttempts: options.maxAttempts ?? 2,
+    requestChecksumCalculation: options.checksums ?? 'WHEN_SUPPORTED',
+    responseChecksumValidation: options.checksums ?? 'WHEN_SUPPORTED',
+    requestHandler: { connectionTimeout: timeoutMs, requestTimeout: timeoutMs, throwOnRequestTimeout: true },
+  });
+  const abort = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  // The SDK's own timeouts do not cover every phase (credential lookups, retries' back-off): a timer bounds the whole.
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      abort.abort();
+      reject(Object.assign(new Error(`timed out after ${timeoutMs} ms`), { name: 'TimeoutError' }));
+    }, timeoutMs);
+  });
+  const issues: ConfigIssue[] = [];
+  try {
+    await Promise.race([client.send(new HeadBucketCommand({ Bucket: bucket }), { abortSignal: abort.signal }), deadline]);
+  } catch (err) {
+    issues.push({ severity: 'error', path: 'checkpoint.s3_bucket', message: explain(err, bucket, where, timeoutMs) });
+  } finally {
+    clearTimeout(timer);
+    client.destroy();
+  }
+  return resultOf(issues);
+}
