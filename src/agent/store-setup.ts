@@ -8,7 +8,7 @@
 import net from 'node:net';
 import os from 'node:os';
 import { ConfigurationError, DistributedSetupError, describeError } from '../errors/index.js';
-import { TcpStore, TcpStoreServer, generateToken, parseEndpoint, type Store } from '../rendezvous/index.js';
+import { createStore, generateToken, parseEndpoint, type Store } from '../rendezvous/index.js';
 import type { ElasticTrainingConfig } from './config.js';
 
 export interface AgentStore {
@@ -50,8 +50,8 @@ export function resolveToken(config: ElasticTrainingConfig, env: NodeJS.ProcessE
 export async function setupStore(config: ElasticTrainingConfig, env: NodeJS.ProcessEnv): Promise<AgentStore> {
   if (config.singleNode) {
     const token = resolveToken(config, env, false);
-    const server = await TcpStoreServer.start({ host: '127.0.0.1', port: 0, token, logger: () => undefined });
-    return { store: server.store, backend: 'tcp', endpoint: server.endpoint, token, hosting: true, close: () => server.close() };
+    const h = await createStore({ backend: 'tcp', endpoint: '127.0.0.1:0', host: true, token, logger: () => undefined });
+    return { store: h, backend: 'tcp', endpoint: h.endpoint, token, hosting: true, close: () => h.close() };
   }
   const joinMs = config.rdzvConf.joinTimeout * 1000;
   if (config.rdzvEndpoint === '') {
@@ -62,22 +62,20 @@ export async function setupStore(config: ElasticTrainingConfig, env: NodeJS.Proc
   }
   const token = resolveToken(config, env, true);
   if (config.rdzvBackend === 'etcd') {
-    const rendezvous = (await import('../rendezvous/index.js')) as Record<string, unknown>;
-    const EtcdStore = rendezvous.EtcdStore as { connect(o: { endpoints: string[]; token: string; namespace: string; timeoutMs: number }): Promise<Store> } | undefined;
-    if (EtcdStore === undefined) throw new DistributedSetupError('the etcd store is not available in this build');
-    const store = await EtcdStore.connect({ endpoints: [config.rdzvEndpoint], token, namespace: `eh/${config.rdzvId}/`, timeoutMs: joinMs });
-    return { store, backend: 'etcd', endpoint: config.rdzvEndpoint, token, hosting: false, close: () => store.close() };
+    const h = await createStore({ backend: 'etcd', endpoint: config.rdzvEndpoint, token, runId: config.rdzvId, timeoutMs: joinMs });
+    return { store: h, backend: 'etcd', endpoint: config.rdzvEndpoint, token, hosting: false, close: () => h.close() };
   }
   const { host, port } = parseEndpoint(config.rdzvEndpoint);
-  let host_ = config.rdzvConf.isHost;
-  if (host_ === undefined) host_ = isLocalHost(host) && (await portFree(LOOPBACK.has(host) ? host : '0.0.0.0', port));
-  if (host_) {
-    const server = await TcpStoreServer.start({ host: LOOPBACK.has(host) ? host : '0.0.0.0', port, token });
-    return { store: server.store, backend: 'tcp', endpoint: config.rdzvEndpoint, token, hosting: true, close: () => server.close() };
+  let hosting = config.rdzvConf.isHost;
+  if (hosting === undefined) hosting = isLocalHost(host) && (await portFree(LOOPBACK.has(host) ? host : '0.0.0.0', port));
+  if (hosting) {
+    const listen = LOOPBACK.has(host) ? config.rdzvEndpoint : `0.0.0.0:${port}`;
+    const h = await createStore({ backend: 'tcp', endpoint: listen, host: true, token });
+    return { store: h, backend: 'tcp', endpoint: config.rdzvEndpoint, token, hosting: true, close: () => h.close() };
   }
   try {
-    const store = await TcpStore.connect({ endpoint: config.rdzvEndpoint, token, timeoutMs: joinMs });
-    return { store, backend: 'tcp', endpoint: config.rdzvEndpoint, token, hosting: false, close: () => store.close() };
+    const h = await createStore({ backend: 'tcp', endpoint: config.rdzvEndpoint, token, timeoutMs: joinMs });
+    return { store: h, backend: 'tcp', endpoint: config.rdzvEndpoint, token, hosting: false, close: () => h.close() };
   } catch (err) {
     if (err instanceof DistributedSetupError) throw err;
     throw new DistributedSetupError(`Could not reach the store at ${config.rdzvEndpoint}: ${describeError(err)}`, { cause: err });
