@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { FIXTURES, pidAlive, readIf, startAgent, tempDir, waitFor } from './harness.js';
@@ -53,12 +53,17 @@ test('--max-restarts 2 with a worker that always crashes: non-zero exit after ex
   }
 });
 
-for (const [what, script] of [
-  ['a syntax error', join(FIXTURES, 'syntax-error.mjs')],
-  ['a bad script path', join(FIXTURES, 'no-such-script.mjs')],
-] as const) {
+/** A script that is not valid JavaScript (written at test time: a fixture file would break the linter). */
+function syntaxErrorScript(dir: string): string {
+  const path = join(dir, 'syntax-error.mjs');
+  writeFileSync(path, '// deliberately broken\nexport const x = ;\n');
+  return path;
+}
+
+for (const what of ['a syntax error', 'a bad script path'] as const) {
   test(`a start-up failure (${what}) is reported at once with the worker's stderr, and not retried`, async () => {
     const tmp = tempDir();
+    const script = what === 'a syntax error' ? syntaxErrorScript(tmp.path) : join(FIXTURES, 'no-such-script.mjs');
     try {
       const logs = join(tmp.path, 'logs');
       const t0 = Date.now();
@@ -82,7 +87,7 @@ test('--retry-startup-failures retries a start-up failure up to --max-restarts',
   const tmp = tempDir();
   try {
     const logs = join(tmp.path, 'logs');
-    const agent = startAgent(['--standalone', '--max-restarts', '1', '--retry-startup-failures', '--log-dir', logs, join(FIXTURES, 'syntax-error.mjs')]);
+    const agent = startAgent(['--standalone', '--max-restarts', '1', '--retry-startup-failures', '--log-dir', logs, syntaxErrorScript(tmp.path)]);
     const { code } = await agent.exited(30_000);
     assert.equal(code, 1);
     assert.ok(existsSync(join(logs, 'attempt_1')) && !existsSync(join(logs, 'attempt_2')), agent.stderr());
