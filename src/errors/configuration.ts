@@ -10,7 +10,9 @@ export class ConfigurationError extends ElasticTrainingError {
   readonly configKey?: string;
 
   constructor(message: string, options: ConfigurationErrorOptions = {}) {
-    const suggestions = options.suggestions ?? [];
+    // Every error says what to do: when the caller gave no advice, the generic one still points at the key.
+    const given = options.suggestions ?? [];
+    const suggestions = given.length > 0 ? given : [options.configKey !== undefined ? `Correct ${options.configKey} as described above and retry.` : 'Correct the value described above and retry.'];
     const withKey = options.configKey !== undefined && !message.includes(options.configKey) ? `${message} (key: ${options.configKey})` : message;
     super(withKey, { ...options, suggestions });
     this.configKey = options.configKey;

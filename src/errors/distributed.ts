@@ -16,6 +16,9 @@ export const COMMON_ISSUES: Readonly<Record<string, string>> = Object.freeze({
   NCCL: 'NCCL is not available in Node: use the tcp backend (or auto).',
 });
 
+const DEFAULT_SETUP_HINT = "Check that every worker was started by `eh run` (or torchrun) with the same rendezvous settings, and read the other workers' logs for the first failure.";
+const DEFAULT_TOPOLOGY_HINT = "The world size must be a whole number within [min_nodes, max_nodes]; check the agents' logs for the nodes that left or failed to join.";
+
 export interface DistributedSetupErrorOptions extends ElasticErrorOptions {
   missingVars?: string[];
   context?: Record<string, unknown>;
@@ -46,7 +49,9 @@ export class DistributedSetupError extends ElasticTrainingError {
     const missingVars = options.missingVars ?? [];
     const full = missingVars.length > 0 ? `${message} (missing: ${missingVars.join(', ')})` : message;
     const contextText = options.context !== undefined && Object.keys(options.context).length > 0 ? ` [${Object.entries(options.context).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(', ')}]` : '';
-    super(full + contextText, { ...options, suggestions: [...(options.suggestions ?? []), ...hintsFor(full, missingVars)] });
+    const advice = [...(options.suggestions ?? []), ...hintsFor(full, missingVars)];
+    if (advice.length === 0) advice.push(DEFAULT_SETUP_HINT);
+    super(full + contextText, { ...options, suggestions: advice });
     this.missingVars = missingVars;
     this.context = options.context ?? {};
   }
@@ -64,7 +69,8 @@ export class TopologyChangeError extends ElasticTrainingError {
 
   constructor(message: string, options: TopologyChangeErrorOptions = {}) {
     const sizes = options.oldWorldSize !== undefined || options.newWorldSize !== undefined ? ` (world size ${String(options.oldWorldSize ?? '?')} -> ${String(options.newWorldSize ?? '?')})` : '';
-    super(message + sizes, options);
+    const given = options.suggestions ?? [];
+    super(message + sizes, { ...options, suggestions: given.length > 0 ? given : [DEFAULT_TOPOLOGY_HINT] });
     this.oldWorldSize = options.oldWorldSize;
     this.newWorldSize = options.newWorldSize;
   }

@@ -96,3 +96,22 @@ test('every error explains what to do', () => {
   assert.equal(json.name, 'CheckpointSaveError');
   assert.equal(json.cause, 'ENOSPC');
 });
+
+test('errors raised without advice still say what to do', () => {
+  const plain = [
+    new ConfigurationError('batch size is 0', { configKey: 'training.batch_size' }),
+    new ConfigurationError('bad value'),
+    new DistributedSetupError('peer vanished'),
+    new TopologyChangeError('World size below min_nodes', { oldWorldSize: 4, newWorldSize: 0 }),
+  ];
+  for (const e of plain) {
+    assert.ok(e.suggestions.length > 0, e.name);
+    assert.match(e.message, /\n {2}-> \S/, e.name);
+  }
+  assert.match(plain[0].message, /Correct training\.batch_size/);
+  assert.equal(plain[0].problem, 'batch size is 0 (key: training.batch_size)', 'the problem alone stays free of advice');
+  const given = new ConfigurationError('x', { suggestions: ['do y'] });
+  assert.deepEqual(given.suggestions, ['do y'], 'given advice replaces the generic one');
+  const hinted = new DistributedSetupError('missing env', { missingVars: ['RANK'] });
+  assert.deepEqual(hinted.suggestions, [COMMON_ISSUES.RANK], 'COMMON_ISSUES hints replace the generic one');
+});
