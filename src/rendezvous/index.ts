@@ -13,3 +13,11 @@ export { parseEndpoint, formatEndpoint, type HostPort } from './endpoint.js';
 export { stderrLogger, type StoreLogger } from './logger.js';
 export { EtcdStore, type EtcdStoreOptions } from './etcd-store.js';
 export { createStore, connectStoreFromEnv, etcdNamespace, type CreateStoreOptions, type StoreHandle, type StoreBackend } from './factory.js';
+export {
+  RendezvousHandler,
+  RENDEZVOUS_DEFAULTS,
+  type RendezvousParams,
+  type RendezvousInfo,
+  type RendezvousParticipant,
+} from './rendezvous-handler.js';
+export { type RendezvousState, type ParticipantEntry } from './rendezvous-state.js';

@@ -1,0 +1,331 @@
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import { ConfigurationError, DistributedSetupError, describeError } from '../errors/index.js';
+import { StoreTimeoutError } from './errors.js';
+import { countWaiting, decide, isAlive, parseState, type DecisionSettings, type NodeView, type RendezvousState } from './rendezvous-state.js';
+import type { Store } from './store.js';
+
+export interface RendezvousParams {
+  /** The job's id: every agent of one job uses the same (torch's --rdzv-id). */
+  runId: string;
+  minNodes: number;
+  maxNodes: number;
+  /** A round that has not reached minNodes this long after this node joined it fails. */
+  joinTimeoutMs: number;
+  /** Once minNodes are in, how long more nodes may still join before the round closes. */
+  lastCallTimeoutMs: number;
+  /** Bound on setClosed() and shutdown(). */
+  closeTimeoutMs: number;
+  keepAliveIntervalMs: number;
+  /** A node is dropped after keepAliveIntervalMs * keepAliveMaxAttempt without a keep-alive. */
+  keepAliveMaxAttempt: number;
+  /** Unique per agent; default `<hostname>-<pid>-<random>`. A restarted agent may reuse its id. */
+  nodeId?: string;
+  /** How peers reach this node (default: the hostname). */
+  nodeAddr?: string;
+}
+
+export interface RendezvousParticipant {
+  nodeId: string;
+  addr: string;
+  rank: number;
+  localWorldSize?: number;
+}
+
+export interface RendezvousInfo {
+  round: number;
+  /** This node's rank among the round's nodes (join order). */
+  nodeRank: number;
+  nodeCount: number;
+  participants: RendezvousParticipant[];
+  /** Key prefix unique to this round, for the workers' own keys (EH_STORE_PREFIX). */
+  storePrefix: string;
+}
+
+export const RENDEZVOUS_DEFAULTS = {
+  joinTimeoutMs: 600_000,
+  lastCallTimeoutMs: 30_000,
+  closeTimeoutMs: 30_000,
+  keepAliveIntervalMs: 5_000,
+  keepAliveMaxAttempt: 3,
+} as const;
+
+function checkParams(p: RendezvousParams): void {
+  const bad = (what: string, key: string): never => {
+    throw new ConfigurationError(`Rendezvous ${what}`, { configKey: key });
+  };
+  if (typeof p.runId !== 'string' || p.runId.length === 0) bad('needs a non-empty runId (--rdzv-id)', 'rdzv_id');
+  if (!Number.isInteger(p.minNodes) || p.minNodes < 1) bad(`minNodes must be an integer >= 1, got ${String(p.minNodes)}`, 'nnodes');
+  if (!Number.isInteger(p.maxNodes) || p.maxNodes < p.minNodes) bad(`maxNodes must be an integer >= minNodes (${p.minNodes}), got ${String(p.maxNodes)}`, 'nnodes');
+  for (const key of ['joinTimeoutMs', 'lastCallTimeoutMs', 'closeTimeoutMs', 'keepAliveIntervalMs'] as const) {
+    if (typeof p[key] !== 'number' || !(p[key] > 0) || !Number.isFinite(p[key])) bad(`${key} must be a positive number of milliseconds, got ${String(p[key])}`, `rdzv_conf.${key}`);
+  }
+  if (!Number.isInteger(p.keepAliveMaxAttempt) || p.keepAliveMaxAttempt < 1) bad(`keepAliveMaxAttempt must be an integer >= 1, got ${String(p.keepAliveMaxAttempt)}`, 'rdzv_conf.keep_alive_max_attempt');
+  if (p.nodeId !== undefined && (typeof p.nodeId !== 'string' || p.nodeId.length === 0)) bad('nodeId must be a non-empty string', 'node_id');
+}
+
+/**
+ * Rendezvous in rounds over any Store (torch's DynamicRendezvousHandler design):
+ * join; once minNodes are in, a last-call window; close at once at maxNodes; ranks in join order;
+ * keep-alive TTL keys; lapsed nodes dropped; late nodes wait for the next round (scale-up);
+ * nodes beyond maxNodes are hot spares that fill a failed node's place.
+ */
+export class RendezvousHandler {
+  readonly params: Required<Omit<RendezvousParams, 'nodeAddr'>> & { nodeAddr: string };
+  readonly nodeId: string;
+  /** This handler's incarnation; a node re-joining after a crash gets a new one. */
+  readonly session = randomBytes(8).toString('hex');
+  private readonly base: string;
+  private lastRound = -1;
+  private lastInfo: RendezvousInfo | undefined;
+  private joined: { round: number; at: number } | undefined;
+  private keepAliveTimer: NodeJS.Timeout | undefined;
+  private keepAliveStarted: Promise<void> | undefined;
+  private keepAliveError: unknown;
+  private stopped = false;
+
+  constructor(
+    private readonly store: Store,
+    params: RendezvousParams,
+  ) {
+    checkParams(params);
+    this.nodeId = params.nodeId ?? `${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+    this.params = { ...params, nodeId: this.nodeId, nodeAddr: params.nodeAddr ?? os.hostname() };
+    this.base = `${params.runId}/rdzv`;
+  }
+
+  private get stateKey(): string {
+    return `${this.base}/state`;
+  }
+
+  private get aliveTtlMs(): number {
+    return this.params.keepAliveIntervalMs * this.params.keepAliveMaxAttempt;
+  }
+
+  private aliveKey(nodeId: string, session: string): string {
+    return `${this.base}/alive/${encodeURIComponent(nodeId)}/${session}`;
+  }
+
+  private get settings(): DecisionSettings {
+    const p = this.params;
+    return { runId: p.runId, minNodes: p.minNodes, maxNodes: p.maxNodes, lastCallTimeoutMs: p.lastCallTimeoutMs, joinTimeoutMs: p.joinTimeoutMs, keepAliveIntervalMs: p.keepAliveIntervalMs };
+  }
+
+  /** The round this node last joined (-1 before the first). */
+  get round(): number {
+    return this.lastRound;
+  }
+
+  /** What the last nextRendezvous() returned. */
+  get info(): RendezvousInfo | undefined {
+    return this.lastInfo;
+  }
+
+  /**
+   * Join the next round; resolves once it closes with this node in it. A hot spare (round full) or a
+   * node that arrived after the round closed keeps waiting for the next round. Rejects with
+   * DistributedSetupError when the job is closed, the store is lost, or a round this node is in
+   * does not reach minNodes within joinTimeoutMs.
+   */
+  async nextRendezvous(extra?: { localWorldSize: number }): Promise<RendezvousInfo> {
+    if (this.stopped) throw new DistributedSetupError(`The rendezvous handler of node ${this.nodeId} was shut down`);
+    await this.startKeepAlive();
+    for (;;) {
+      const raw = await this.store.get(this.stateKey);
+      const state = parseState(raw, this.params.runId);
+      const alive = await this.readAlive();
+      const now = Date.now();
+      if (state !== undefined && !state.complete && state.participants.some((p) => p.nodeId === this.nodeId && p.session === this.session)) {
+        if (this.joined?.round !== state.round) this.joined = { round: state.round, at: now };
+      } else if (state !== undefined && this.joined !== undefined && this.joined.round !== state.round) {
+        this.joined = undefined;
+      }
+      const view: NodeView = {
+        nodeId: this.nodeId,
+        session: this.session,
+        addr: this.params.nodeAddr,
+        lastRound: this.lastRound,
+        joinedAt: this.joined?.round === state?.round ? this.joined?.at : undefined,
+        now,
+        alive,
+      };
+      if (extra !== undefined) view.localWorldSize = extra.localWorldSize;
+      const d = decide(state, view, this.settings);
+      switch (d.kind) {
+        case 'finish':
+          return this.finish(state as RendezvousState);
+        case 'closed':
+          throw new DistributedSetupError(`The rendezvous of run "${this.params.runId}" is closed: the job has finished`, {
+            context: { runId: this.params.runId },
+            suggestions: ['Start a new job with a new --rdzv-id to train again.'],
+          });
+        case 'update':
+          await this.write(raw, d.next);
+          continue;
+        case 'timeout':
+          this.joined = undefined;
+          // Leave the round so the others' counts are right; if that fails our keep-alive lapse does it.
+          await this.leaveOpenRound().catch(() => undefined);
+          throw d.error;
+        case 'wait':
+          await this.waitForChange(state?.version ?? 0, d.untilMs - Date.now());
+          continue;
+      }
+    }
+  }
+
+  /** Live nodes that want to join a later round (the scale-up signal); hot spares beyond max are not counted. */
+  async numNodesWaiting(): Promise<number> {
+    const state = parseState(await this.store.get(this.stateKey), this.params.runId);
+    return countWaiting(state, await this.readAlive(), this.params.maxNodes);
+  }
+
+  /** True once a newer round has started, or a participant of this node's round has lapsed. */
+  async isRoundStale(): Promise<boolean> {
+    if (this.lastRound < 0) return false;
+    const state = parseState(await this.store.get(this.stateKey), this.params.runId);
+    if (state === undefined || state.round !== this.lastRound || !state.complete) return true;
+    const alive = await this.readAlive();
+    const view = { alive } as NodeView;
+    return state.participants.some((p) => !isAlive(view, p));
+  }
+
+  /** Count a restart for the whole job (not this agent): a node that leaves and re-joins cannot reset it. */
+  async incrementRestartCount(): Promise<number> {
+    return this.store.add(`${this.base}/restarts`, 1);
+  }
+
+  async getRestartCount(): Promise<number> {
+    const v = await this.store.get(`${this.base}/restarts`);
+    return v === undefined ? 0 : Number(v);
+  }
+
+  /** Mark the job finished: every node's nextRendezvous() rejects from now on. */
+  async setClosed(): Promise<void> {
+    await this.bounded('setClosed', async () => {
+      for (;;) {
+        const raw = await this.store.get(this.stateKey);
+        const state = parseState(raw, this.params.runId) ?? { version: 0, round: 0, complete: false, closed: false, participants: [], nextSeq: 0 };
+        if (state.closed) return;
+        if (await this.write(raw, { ...state, closed: true })) return;
+      }
+    });
+  }
+
+  async isClosed(): Promise<boolean> {
+    return parseState(await this.store.get(this.stateKey), this.params.runId)?.closed === true;
+  }
+
+  /** Stop the keep-alive and leave: an open round forgets this node, a closed one sees it lapse at once. */
+  async shutdown(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.keepAliveTimer !== undefined) clearInterval(this.keepAliveTimer);
+    this.keepAliveTimer = undefined;
+    await this.bounded('shutdown', async () => {
+      await this.store.delete(this.aliveKey(this.nodeId, this.session));
+      await this.leaveOpenRound();
+    });
+  }
+
+  /** Remove this incarnation from the current round if that round is still open. */
+  private async leaveOpenRound(): Promise<void> {
+    for (;;) {
+      const raw = await this.store.get(this.stateKey);
+      const state = parseState(raw, this.params.runId);
+      if (state === undefined || state.complete || !state.participants.some((p) => p.session === this.session)) return;
+      const participants = state.participants.filter((p) => p.session !== this.session);
+      const next: RendezvousState = { ...state, participants };
+      if (participants.length < this.params.minNodes) delete next.lastCallDeadline;
+      if (await this.write(raw, next)) return;
+    }
+  }
+
+  /** The last keep-alive failure, if the store could not be reached (for diagnostics). */
+  get lastKeepAliveError(): unknown {
+    return this.keepAliveError;
+  }
+
+  private finish(state: RendezvousState): RendezvousInfo {
+    const participants = state.participants.map((p, rank) => {
+      const out: RendezvousParticipant = { nodeId: p.nodeId, addr: p.addr, rank };
+      if (p.localWorldSize !== undefined) out.localWorldSize = p.localWorldSize;
+      return out;
+    });
+    const nodeRank = participants.findIndex((p) => p.nodeId === this.nodeId);
+    this.lastRound = state.round;
+    this.joined = undefined;
+    this.lastInfo = { round: state.round, nodeRank, nodeCount: participants.length, participants, storePrefix: `${this.params.runId}/round/${state.round}` };
+    return this.lastInfo;
+  }
+
+  /** CAS the state; on success, wake the waiters. False when someone else changed it first. */
+  private async write(raw: string | undefined, next: RendezvousState): Promise<boolean> {
+    const version = (parseState(raw, this.params.runId)?.version ?? 0) + 1;
+    const res = await this.store.compareAndSet(this.stateKey, raw, JSON.stringify({ ...next, version }));
+    if (!res.ok) return false;
+    await this.store.set(`${this.base}/changed/${version}`, '1');
+    if (version > 16) await this.store.delete(`${this.base}/changed/${version - 16}`);
+    return true;
+  }
+
+  private async waitForChange(version: number, timeoutMs: number): Promise<void> {
+    if (timeoutMs <= 0) return;
+    try {
+      await this.store.wait([`${this.base}/changed/${version + 1}`], Math.ceil(timeoutMs));
+    } catch (err) {
+      if (!(err instanceof StoreTimeoutError)) throw err;
+    }
+  }
+
+  private async readAlive(): Promise<Map<string, Set<string>>> {
+    const prefix = `${this.base}/alive/`;
+    const alive = new Map<string, Set<string>>();
+    for (const key of await this.store.keys(prefix)) {
+      const [id, session] = key.slice(prefix.length).split('/');
+      if (id === undefined || session === undefined) continue;
+      const nodeId = decodeURIComponent(id);
+      let set = alive.get(nodeId);
+      if (set === undefined) alive.set(nodeId, (set = new Set()));
+      set.add(session);
+    }
+    return alive;
+  }
+
+  private startKeepAlive(): Promise<void> {
+    this.keepAliveStarted ??= (async () => {
+      // Older incarnations of this node id are dead by definition: forget them now, not at their TTL.
+      const mine = `${this.base}/alive/${encodeURIComponent(this.nodeId)}/`;
+      for (const key of await this.store.keys(mine)) await this.store.delete(key);
+      await this.beat();
+      this.keepAliveTimer = setInterval(() => {
+        this.beat().catch((err: unknown) => {
+          this.keepAliveError = err;
+        });
+      }, this.params.keepAliveIntervalMs);
+      this.keepAliveTimer.unref();
+    })();
+    return this.keepAliveStarted;
+  }
+
+  private async beat(): Promise<void> {
+    if (this.stopped) return;
+    await this.store.set(this.aliveKey(this.nodeId, this.session), String(Date.now()), { ttlMs: this.aliveTtlMs });
+    this.keepAliveError = undefined;
+  }
+
+  private async bounded(what: string, fn: () => Promise<void>): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new DistributedSetupError(`Rendezvous ${what} of run "${this.params.runId}" did not finish within ${this.params.closeTimeoutMs} ms (closeTimeout)`)), this.params.closeTimeoutMs);
+    });
+    try {
+      await Promise.race([fn(), timeout]);
+    } catch (err) {
+      if (err instanceof DistributedSetupError) throw err;
+      throw new DistributedSetupError(`Rendezvous ${what} of run "${this.params.runId}" failed: ${describeError(err)}`, { cause: err });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
