@@ -291,6 +291,7 @@ export class ElasticAgent {
     const sizes = [...info.participants].sort((a, b) => a.rank - b.rank).map((p) => p.localWorldSize ?? c.nprocPerNode);
     const worldSize = sizes.reduce((a, b) => a + b, 0);
     const base = sizes.slice(0, info.nodeRank).reduce((a, b) => a + b, 0);
+    const nodeWorker = !c.noNode && isNodeScript(this.script);
     const out: WorkerLaunch[] = [];
     for (let lr = 0; lr < c.nprocPerNode; lr++) {
       const rank = base + lr;
@@ -315,8 +316,10 @@ export class ElasticAgent {
         [EH_ENV.STORE_ENDPOINT]: s.endpoint,
         [EH_ENV.TOKEN]: s.token,
         [EH_ENV.STORE_PREFIX]: `${info.storePrefix}/workers`,
-        [EH_ENV.AGENT_IPC]: '1',
-        [EH_ENV.HEARTBEAT_INTERVAL_MS]: String(Math.round(c.heartbeatInterval * 1000)),
+        // Only Node workers (run through the bootstrap) talk to the agent; others are watched by exit alone.
+        [EH_ENV.AGENT_IPC]: nodeWorker ? '1' : '0',
+        [EH_ENV.HEARTBEAT_INTERVAL_MS]: nodeWorker ? String(Math.round(c.heartbeatInterval * 1000)) : '0',
+        [EH_ENV.HEARTBEAT_MODE]: this.env[EH_ENV.HEARTBEAT_MODE] === 'manual' ? 'manual' : 'auto',
         [EH_ENV.LOG_DIR]: join(logDir, `attempt_${this.attempts}`, String(rank)),
         [EH_ENV.HOST_ID]: os.hostname(),
         [EH_ENV.RDZV_ROUND]: String(info.round),

@@ -111,10 +111,6 @@ export function buildRunCommand(): Command {
     .option('--retry-startup-failures', 'restart workers that fail before they started (bad path, syntax error) instead of failing at once')
     .option('--local-addr <addr>', 'this node\'s address as other nodes reach it')
     .passThroughOptions()
-    .exitOverride((err: CommanderError) => {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version') process.exit(0);
-      process.exit(2);
-    })
     .action(async (script: string, args: string[], o: RunOpts) => {
       let config: ElasticTrainingConfig;
       try {
@@ -136,5 +132,10 @@ export function registerRunCommand(program: Command): void {
   program.enablePositionalOptions();
   const cmd = buildRunCommand();
   cmd.copyInheritedSettings(program);
+  // Bad input exits with status 2 (after commander's own message), like other CLI usage errors.
+  cmd.exitOverride((err: CommanderError) => {
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version') process.exit(0);
+    process.exit(2);
+  });
   program.addCommand(cmd);
 }
