@@ -105,3 +105,22 @@ test('validateConfig({validateS3}) checks the bucket the config names', async ()
   const invalid = await validateConfig({ training: { lr: 0 }, checkpoint: { s3_bucket: 'gone-bucket', s3_endpoint: endpoint } }, opts);
   assert.deepEqual(invalid.errors, ['training.lr: must be > 0, got 0'], 'S3 is not checked for a config that is already invalid');
 });
+
+test('no credentials anywhere: invalid, saying how to provide them', async () => {
+  const keys = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE', 'AWS_SHARED_CREDENTIALS_FILE', 'AWS_CONFIG_FILE', 'AWS_EC2_METADATA_DISABLED', 'AWS_CONTAINER_CREDENTIALS_FULL_URI', 'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI', 'AWS_WEB_IDENTITY_TOKEN_FILE'];
+  const saved = Object.fromEntries(keys.map((k) => [k, process.env[k]]));
+  for (const k of keys) delete process.env[k];
+  process.env.AWS_SHARED_CREDENTIALS_FILE = join(dir, 'no-credentials');
+  process.env.AWS_CONFIG_FILE = join(dir, 'no-config');
+  process.env.AWS_EC2_METADATA_DISABLED = 'true';
+  try {
+    const r = await validateS3Access(s3({ credentials: undefined }));
+    assert.equal(r.valid, false);
+    assert.match(r.errors[0], /No S3 credentials found for bucket "ckpt-bucket".*AWS_ACCESS_KEY_ID/);
+  } finally {
+    for (const k of keys) {
+      if (saved[k] === undefined) delete process.env[k];
+      else process.env[k] = saved[k];
+    }
+  }
+});
