@@ -11,7 +11,6 @@ export function joinPath(path: KeyPath): string {
 export function typeName(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'array';
-  if (typeof value === 'number' && !Number.isInteger(value)) return 'number';
   return typeof value;
 }
 

@@ -28,7 +28,10 @@ export const ElasticSectionSchema = z.object({
   heartbeat_timeout: seconds().default(90).describe('Seconds without a heartbeat before a worker counts as hung'),
   grace_period: z.number().min(0).default(30).describe('Seconds between the stop signal and SIGKILL'),
   rdzv_backend: z.enum(['tcp', 'etcd', 'static']).default('tcp').describe('Rendezvous store: tcp (embedded), etcd (v3) or static'),
-  rdzv_endpoint: z.string().default('').describe("HOST:PORT of the rendezvous store ('' : this machine)"),
+  rdzv_endpoint: z
+    .string()
+    .regex(/^$|^(\[[^\]]+\]|[^:\s/]+):\d{1,5}$|^https?:\/\/\S+$/, { error: 'expected HOST:PORT, e.g. 127.0.0.1:29400 (or an http(s) URL for etcd)' })
+    .default('').describe("HOST:PORT of the rendezvous store ('' : this machine)"),
   rdzv_id: z.string().regex(/^[A-Za-z0-9._-]+$/, { error: 'letters, digits, ".", "_" and "-" only' }).default('elastic-training').describe('Unique job identifier'),
   rdzv_conf: RdzvConfSchema.prefault({}).describe('Rendezvous timings (torch rdzv_conf keys)'),
 });

@@ -58,7 +58,8 @@ function normalise(raw: unknown, schema: z.ZodObject): unknown {
 function unknownKeys(raw: Plain, schema: z.ZodObject, path: string[], open: boolean, out: ConfigIssue[]): void {
   const known = Object.keys(schema.shape);
   for (const [key, value] of Object.entries(raw)) {
-    const field = schema.shape[key];
+    // hasOwn: a key such as "__proto__" or "toString" must not find the shape's prototype.
+    const field = Object.hasOwn(schema.shape, key) ? schema.shape[key] : undefined;
     if (field === undefined) {
       const guess = didYouMean(key, known);
       if (open && guess === undefined) continue;

@@ -93,6 +93,8 @@ test('a wrong type names the key path and the type expected', () => {
   onlyError({ training: { optimizer: null } }, /training\.optimizer: expected a string, got null \(this key cannot be null/);
   onlyError({ checkpoint: { s3_endpoint: 'ftp://store' } }, /checkpoint\.s3_endpoint: expected an http\(s\) URL, got "ftp:\/\/store"/);
   onlyError({ elastic: { rdzv_id: 'my job' } }, /elastic\.rdzv_id: letters, digits/);
+  onlyError({ elastic: { rdzv_endpoint: 'localhost' } }, /^elastic\.rdzv_endpoint: expected HOST:PORT, e\.g\. 127\.0\.0\.1:29400.*got "localhost"$/);
+  for (const ok of ['', 'node1:29400', '[::1]:2379', 'http://etcd:2379']) assert.equal(v({ elastic: { rdzv_endpoint: ok } }).valid, true, ok);
 });
 
 test('all problems are reported at once, and a broken key does not trigger a second rule about it', () => {
@@ -116,6 +118,10 @@ test('unknown keys give warnings naming them, with a did-you-mean where close', 
   hasWarning(r, /^unknown section 'extras' is ignored \(sections: elastic, checkpoint, scaling, training, model, data\)$/);
   hasWarning(r, /training\.gradient_clipping\.max_nrom is ignored \(did you mean 'training\.gradient_clipping\.max_norm'\?\)/);
   assert.equal(r.warnings.length, 6);
+  const proto = v(JSON.parse('{"__proto__": {"x": 1}, "training": {"toString": 1, "constructor": 2}}'));
+  hasWarning(proto, /unknown section '__proto__' is ignored/);
+  hasWarning(proto, /unknown key training\.toString is ignored/);
+  hasWarning(proto, /unknown key training\.constructor is ignored/);
   assert.equal((r.config!.elastic as Record<string, unknown>).colour, undefined, 'unknown keys of closed sections are dropped');
 });
 
