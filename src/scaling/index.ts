@@ -25,3 +25,4 @@ export {
   type TopologyChangeResult,
 } from './elastic.js';
 export { createLrSchedulerWithWarmup, warmupCosineLr, type LrScheduler, type LrSchedulerOptions, type LrSchedulerState } from './schedule.js';
+export { elasticScalingFromConfig, type ScalingFromConfigOptions } from './from-config.js';
