@@ -1,0 +1,149 @@
+import { CheckpointSaveError, ConfigurationError, describeError } from '../errors/index.js';
+import { PersistentAsyncCaller } from './persistent-caller.js';
+
+export type FinalizeFn = () => void | Promise<void>;
+
+/**
+ * How ranks agree that a call finished everywhere: one small min-allreduce of 0/1. Injected, so that any
+ * collective (or none, for one process) can serve.
+ */
+export interface RankAgreement {
+  allReduceMin(value: number): Promise<number>;
+}
+
+/** One process alone agrees with itself. */
+export const singleRankAgreement: RankAgreement = { allReduceMin: async (v) => v };
+
+export interface AsyncRequestInit<A extends unknown[]> {
+  /** The background work; its heavy part is meant to run off the main thread (e.g. on the writer thread). */
+  asyncFn: (...args: A) => Promise<unknown>;
+  asyncFnArgs?: A;
+  /** Run on the main thread, in order, once every rank finished the call. */
+  finalizeFns?: FinalizeFn[];
+  /** Run when the request is scheduled, before asyncFn; returns the arguments asyncFn gets (e.g. after staging). */
+  preloadFn?: (...args: A) => A | Promise<A>;
+}
+
+/** A checkpoint routine, its arguments and its finalization steps (NVRx's AsyncRequest). */
+export class AsyncRequest<A extends unknown[] = unknown[]> {
+  readonly asyncFn: (...args: A) => Promise<unknown>;
+  readonly asyncFnArgs: A;
+  readonly preloadFn?: (...args: A) => A | Promise<A>;
+  private readonly fns: FinalizeFn[];
+  private frozen = false;
+
+  constructor(init: AsyncRequestInit<A>) {
+    this.asyncFn = init.asyncFn;
+    this.asyncFnArgs = init.asyncFnArgs ?? ([] as unknown as A);
+    this.preloadFn = init.preloadFn;
+    this.fns = [...(init.finalizeFns ?? [])];
+  }
+
+  get finalizeFns(): readonly FinalizeFn[] {
+    return this.fns;
+  }
+
+  get isFrozen(): boolean {
+    return this.frozen;
+  }
+
+  addFinalizeFn(fn: FinalizeFn): void {
+    if (this.frozen) {
+      throw new ConfigurationError('This AsyncRequest is frozen (already scheduled): it takes no more finalize functions', {
+        suggestions: ['Add finalize functions before scheduleAsyncRequest(), or schedule a new request.'],
+      });
+    }
+    this.fns.push(fn);
+  }
+
+  /** Makes the request immutable; scheduling does it. */
+  freeze(): this {
+    this.frozen = true;
+    return this;
+  }
+}
+
+interface Call {
+  idx: number;
+  request: AsyncRequest<unknown[]>;
+  done: boolean;
+  error: unknown;
+  settled: Promise<void>;
+}
+
+export interface AsyncCallsQueueOptions {
+  /** Rank agreement for maybeFinalizeAsyncCalls without noDist; default: one process (see docs). */
+  agreement?: RankAgreement;
+  /** The persistent writer thread its requests use; default one of its own. */
+  caller?: PersistentAsyncCaller;
+}
+
+/**
+ * Schedules asynchronous checkpoint requests and finalizes them on the main thread once done on every rank
+ * (NVRx's AsyncCallsQueue). Every rank must schedule and finalize the same calls in the same order.
+ */
+export class AsyncCallsQueue {
+  readonly caller: PersistentAsyncCaller;
+  private readonly agreement: RankAgreement;
+  private readonly calls: Call[] = [];
+  private nextIdx = 0;
+
+  constructor(options: AsyncCallsQueueOptions = {}) {
+    this.caller = options.caller ?? new PersistentAsyncCaller();
+    this.agreement = options.agreement ?? singleRankAgreement;
+  }
+
+  /** Freezes and starts the request; returns its call index (0, 1, 2, ...). */
+  scheduleAsyncRequest<A extends unknown[]>(request: AsyncRequest<A>): number {
+    request.freeze();
+    const r = request as unknown as AsyncRequest<unknown[]>;
+    const call: Call = { idx: this.nextIdx++, request: r, done: false, error: undefined, settled: Promise.resolve() };
+    call.settled = (async () => {
+      try {
+        const args = r.preloadFn !== undefined ? await r.preloadFn(...r.asyncFnArgs) : r.asyncFnArgs;
+        await r.asyncFn(...args);
+      } catch (err) {
+        call.error = err ?? new Error('async call failed');
+      } finally {
+        call.done = true;
+      }
+    })();
+    this.calls.push(call);
+    return call.idx;
+  }
+
+  getNumUnfinalizedCalls(): number {
+    return this.calls.length;
+  }
+
+  /**
+   * Finalizes, oldest first, the calls done on this rank (and, unless `noDist`, on every rank: one min-allreduce
+   * per call). With `blocking` it waits for all of them. Returns the finalized call indices; a failed call
+   * raises CheckpointSaveError (after being removed from the queue).
+   */
+  async maybeFinalizeAsyncCalls(options: { blocking?: boolean; noDist?: boolean } = {}): Promise<number[]> {
+    const finalized: number[] = [];
+    while (this.calls.length > 0) {
+      const call = this.calls[0];
+      if (options.blocking === true) await call.settled;
+      let done = call.done ? 1 : 0;
+      if (options.noDist !== true) done = await this.agreement.allReduceMin(done);
+      if (done !== 1) break;
+      await call.settled;
+      this.calls.shift();
+      if (call.error !== undefined) {
+        throw call.error instanceof CheckpointSaveError ? call.error : new CheckpointSaveError(`Asynchronous call ${call.idx} failed: ${describeError(call.error)}`, { cause: call.error });
+      }
+      for (const fn of call.request.finalizeFns) await fn();
+      finalized.push(call.idx);
+    }
+    return finalized;
+  }
+
+  /** Finalizes what is pending (unless `abort`), then stops the writer thread; a later request starts it again. */
+  async close(options: { abort?: boolean } = {}): Promise<void> {
+    if (options.abort !== true) await this.maybeFinalizeAsyncCalls({ blocking: true, noDist: true });
+    else this.calls.length = 0;
+    await this.caller.close(options);
+  }
+}

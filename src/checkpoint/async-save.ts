@@ -1,0 +1,26 @@
+import type { PersistentAsyncCaller } from './persistent-caller.js';
+import { planCheckpoint } from './plan.js';
+import { stage, type StagingPool } from './staging.js';
+import type { StateValue } from './state-dict.js';
+import type { WriteTarget } from './worker-protocol.js';
+
+export interface StagedWrite {
+  /** Settles when the writer thread committed the checkpoint (or failed); the staging buffer is then returned. */
+  run(): Promise<string>;
+  release(): void;
+  totalBytes: number;
+}
+
+/**
+ * Copies `tree` into a staging buffer (the only pause an asynchronous save causes) and returns a write that
+ * the persistent writer thread performs from that buffer; `run` may be called again to retry.
+ */
+export async function stageWrite(tree: StateValue, step: number, worldSize: number | null, target: WriteTarget, name: string, pool: StagingPool, caller: PersistentAsyncCaller): Promise<StagedWrite> {
+  const { plan, sources } = planCheckpoint(tree, { step, worldSize });
+  const staged = await stage(plan, sources, pool);
+  return {
+    totalBytes: plan.totalBytes,
+    release: staged.release,
+    run: () => caller.run({ target, name, plan, buffer: staged.buffer, offsets: staged.offsets, lengths: staged.lengths }),
+  };
+}

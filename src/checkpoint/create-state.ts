@@ -1,0 +1,124 @@
+import { CheckpointValidationError } from '../errors/index.js';
+import { CheckpointState } from './state.js';
+import type { StateDict, StateValue } from './state-dict.js';
+import { isTensor } from './tensor.js';
+import {
+  isLayersModel,
+  isTfOptimizer,
+  isTfVariable,
+  loadTfModel,
+  loadTfOptimizer,
+  loadTfVariables,
+  tfModelStateDict,
+  tfOptimizerStateDict,
+  tfVariablesStateDict,
+  type Tf,
+} from './tfjs-adapter.js';
+
+/** Anything with a state: stateDict()/loadStateDict() objects, plain state dicts, tfjs models, variables, optimizers. */
+export interface Stateful {
+  stateDict(): StateDict | Promise<StateDict>;
+  loadStateDict(state: StateDict): void | Promise<void>;
+}
+
+function isStateful(x: unknown): x is Stateful {
+  const s = x as Partial<Stateful> | null;
+  return s !== null && typeof s === 'object' && typeof s.stateDict === 'function' && typeof s.loadStateDict === 'function';
+}
+
+function isVariableList(x: unknown): x is Parameters<typeof tfVariablesStateDict>[0] {
+  return Array.isArray(x) && x.length > 0 && x.every(isTfVariable);
+}
+
+async function stateOf(x: unknown, what: string): Promise<StateDict> {
+  if (x === undefined || x === null) return {};
+  if (isLayersModel(x)) return tfModelStateDict(x);
+  if (isTfOptimizer(x)) return tfOptimizerStateDict(x);
+  if (isVariableList(x)) return tfVariablesStateDict(x);
+  if (isStateful(x)) return x.stateDict();
+  if (typeof x === 'object' && !Array.isArray(x)) return x as StateDict;
+  throw new CheckpointValidationError(`Cannot take the state of ${what}: pass a tfjs model, optimizer or variable list, an object with stateDict(), or a state dict`, { invalidKeys: [what] });
+}
+
+export interface CreateCheckpointStateOptions {
+  step: number;
+  epoch?: number;
+  /** A tfjs LayersModel, a tf.Variable[], a stateDict()/loadStateDict() object, or a plain state dict. */
+  model?: unknown;
+  /** A tfjs optimizer (every slot), a stateDict() object, or a plain state dict. */
+  optimizer?: unknown;
+  lrScheduler?: unknown;
+  datasetState?: StateDict;
+  rngStates?: StateDict;
+  metrics?: StateDict;
+  worldSize?: number;
+}
+
+/** Reads the training components into a CheckpointState (tensors are copied, so training may go on at once). */
+export async function createCheckpointState(options: CreateCheckpointStateOptions): Promise<CheckpointState> {
+  return new CheckpointState({
+    step: options.step,
+    epoch: options.epoch,
+    modelStateDict: await stateOf(options.model, 'model'),
+    optimizerStateDict: await stateOf(options.optimizer, 'optimizer'),
+    lrSchedulerStateDict: options.lrScheduler === undefined || options.lrScheduler === null ? null : await stateOf(options.lrScheduler, 'lrScheduler'),
+    datasetState: options.datasetState,
+    rngStates: options.rngStates,
+    metrics: options.metrics,
+    worldSize: options.worldSize,
+  });
+}
+
+/** Copies a saved dict into a live plain one in place: same keys (when strict), same shapes and dtypes. */
+function loadPlain(target: StateDict, saved: StateDict, strict: boolean, what: string): void {
+  const missing = Object.keys(target).filter((k) => !(k in saved));
+  const unexpected = Object.keys(saved).filter((k) => !(k in target));
+  if (strict && (missing.length > 0 || unexpected.length > 0)) {
+    throw new CheckpointValidationError(`The checkpoint's ${what} does not match the target`, { missingKeys: missing, invalidKeys: unexpected });
+  }
+  for (const [k, v] of Object.entries(saved)) {
+    const cur = target[k];
+    if (isTensor(cur) && isTensor(v)) {
+      if (cur.dtype !== v.dtype || cur.shape.join() !== v.shape.join()) {
+        throw new CheckpointValidationError(`${what}.${k} is ${v.dtype}[${v.shape}] in the checkpoint, ${cur.dtype}[${cur.shape}] here`, { invalidKeys: [`${what}.${k}`] });
+      }
+      (cur.data as unknown as { set(a: ArrayLike<number | bigint>): void }).set(v.data as unknown as ArrayLike<number | bigint>);
+    } else if (cur !== null && typeof cur === 'object' && !Array.isArray(cur) && !ArrayBuffer.isView(cur) && !isTensor(cur) && v !== null && typeof v === 'object' && !Array.isArray(v) && !ArrayBuffer.isView(v) && !isTensor(v)) {
+      loadPlain(cur as StateDict, v as StateDict, strict, `${what}.${k}`);
+    } else if (k in target || !strict) {
+      target[k] = v as StateValue;
+    }
+  }
+}
+
+async function loadInto(target: unknown, saved: StateDict | null, strict: boolean, what: string, tf?: Tf): Promise<void> {
+  if (target === undefined || target === null) return;
+  if (saved === null) {
+    if (strict) throw new CheckpointValidationError(`The checkpoint holds no ${what} state`, { missingKeys: [what] });
+    return;
+  }
+  if (isLayersModel(target)) return loadTfModel(target, saved, strict, tf);
+  if (isTfOptimizer(target)) return loadTfOptimizer(target, saved, strict, tf);
+  if (isVariableList(target)) return loadTfVariables(target, saved, strict, tf);
+  if (isStateful(target)) return target.loadStateDict(saved);
+  if (typeof target === 'object' && !Array.isArray(target)) return loadPlain(target as StateDict, saved, strict, what);
+  throw new CheckpointValidationError(`Cannot load ${what} state into a ${typeof target}`, { invalidKeys: [what] });
+}
+
+export interface LoadCheckpointToModelOptions {
+  model?: unknown;
+  optimizer?: unknown;
+  lrScheduler?: unknown;
+  /** Every saved key must match a target key and back (default true). */
+  strict?: boolean;
+  /** The tfjs runtime to create tensors with (default the installed @tensorflow/tfjs). */
+  tf?: Tf;
+}
+
+/** Restores a checkpoint into the training components (the model, then the optimizer, then the scheduler). */
+export async function loadCheckpointToModel(state: CheckpointState, options: LoadCheckpointToModelOptions): Promise<void> {
+  const strict = options.strict ?? true;
+  await loadInto(options.model, state.modelStateDict, strict, 'model', options.tf);
+  await loadInto(options.optimizer, state.optimizerStateDict, strict, 'optimizer', options.tf);
+  await loadInto(options.lrScheduler, state.lrSchedulerStateDict, strict, 'lrScheduler', options.tf);
+}

@@ -1,0 +1,26 @@
+/**
+ * Checkpoints: a crash-safe on-disk format (safetensors data, JSON manifest with checksums, commit marker),
+ * memory / local disk / S3 tiers, a manager with fallback loading and retention, and asynchronous saves on a
+ * persistent writer thread.
+ */
+export { DTYPES, DTYPE_NAMES, type Dtype, type TypedArray } from './dtypes.js';
+export { tensor, isTensor, type Tensor } from './tensor.js';
+export { cloneState, type StateDict, type StateValue, type Json } from './state-dict.js';
+export { CheckpointState, type CheckpointStateInit } from './state.js';
+export { CheckpointLoadConfig, type CheckpointLoadConfigOptions } from './load-config.js';
+export { CheckpointTier, type CheckpointBackend, type PendingSave } from './tier.js';
+export { MemoryLimitExceeded } from './errors.js';
+export { MemorySnapshotBackend, type MemorySnapshotBackendOptions } from './memory-backend.js';
+export { NVMeBackend, type NVMeBackendOptions } from './nvme-backend.js';
+export { S3Backend, type S3BackendOptions } from './s3-backend.js';
+export type { S3Settings } from './s3-io.js';
+export { CheckpointConfig, type CheckpointConfigOptions, type AsyncSavePolicy, type KeepLastN } from './config.js';
+export { CheckpointManager, type CheckpointManagerOptions, type LoadCheckpointOptions, type AsyncCapableBackend } from './manager.js';
+export { AsyncCallsQueue, AsyncRequest, singleRankAgreement, type AsyncCallsQueueOptions, type AsyncRequestInit, type FinalizeFn, type RankAgreement } from './async-queue.js';
+export { AsyncCheckpointer, type AsyncCheckpointerOptions } from './async-checkpointer.js';
+export { PersistentAsyncCaller } from './persistent-caller.js';
+export { StagingPool } from './staging.js';
+export { saveStateDict, loadStateDict } from './files.js';
+export { checkpointName, stepOfName, sortByStep } from './names.js';
+export { createCheckpointState, loadCheckpointToModel, type CreateCheckpointStateOptions, type LoadCheckpointToModelOptions, type Stateful } from './create-state.js';
+export { FORMAT_NAME, FORMAT_VERSION, MANIFEST_FILE, COMMIT_FILE, type Manifest } from './manifest.js';

@@ -1,0 +1,148 @@
+import { constants, promises as fsp } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { CheckpointSaveError, describeError } from '../errors/index.js';
+import { crc32, crcHex } from './crc32.js';
+import { COMMIT_FILE, FORMAT_NAME, MANIFEST_FILE } from './manifest.js';
+import { buildManifest, type CheckpointPlan, type PlannedFile, type WrittenChecksums } from './plan.js';
+
+/** Bytes handed to one write call: large enough for sequential throughput, small enough to overlap the checksum. */
+const CHUNK = 8 * 1024 * 1024;
+export const TEMP_PREFIX = '.tmp-';
+const TRASH_PREFIX = '.trash-';
+
+export interface LocalWriteOptions {
+  /** fsync data, manifest, marker and directories (default true). Only benchmarks of the page cache turn it off. */
+  fsync?: boolean;
+}
+
+async function writeAll(fh: FileHandle, data: Uint8Array, position: number): Promise<void> {
+  let done = 0;
+  while (done < data.length) {
+    const { bytesWritten } = await fh.write(data, done, data.length - done, position + done);
+    if (bytesWritten === 0) throw new Error(`write returned 0 bytes at offset ${position + done}`);
+    done += bytesWritten;
+  }
+}
+
+/** Writes straight from the source arrays, checksumming each chunk while the previous write is in flight. */
+async function writeDataFile(dir: string, file: PlannedFile, sources: Uint8Array[], sums: WrittenChecksums, fsync: boolean): Promise<void> {
+  const fh = await fsp.open(path.join(dir, file.name), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+  try {
+    const headerWrite = writeAll(fh, file.header, 0);
+    sums.header.set(file.name, crcHex(crc32(file.header)));
+    await headerWrite;
+    for (const t of file.tensors) {
+      const src = sources[t.source];
+      let crc = 0;
+      for (let off = 0; off < src.length; off += CHUNK) {
+        const chunk = src.subarray(off, Math.min(src.length, off + CHUNK));
+        const pending = writeAll(fh, chunk, t.begin + off);
+        crc = crc32(chunk, crc);
+        await pending;
+      }
+      sums.tensor.set(t.id, crcHex(crc));
+    }
+    if (fsync) await fh.datasync();
+  } finally {
+    await fh.close();
+  }
+}
+
+async function writeSmallFile(file: string, bytes: Uint8Array, fsync: boolean): Promise<void> {
+  const fh = await fsp.open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+  try {
+    await writeAll(fh, bytes, 0);
+    if (fsync) await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+export async function fsyncDir(dir: string): Promise<void> {
+  const fh = await fsp.open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+function tempName(name: string): string {
+  return `${TEMP_PREFIX}${name}-${process.pid}-${randomBytes(4).toString('hex')}`;
+}
+
+/**
+ * Writes a checkpoint crash-safely: everything goes to a hidden temporary directory (data, then manifest, then
+ * the commit marker, each fsynced, then the directory), which is renamed into place and the parent fsynced.
+ * A crash at any moment leaves either the previous state or the whole new checkpoint, never a half one under
+ * a checkpoint name.
+ */
+export async function writeLocalCheckpoint(root: string, name: string, plan: CheckpointPlan, sources: Uint8Array[], options: LocalWriteOptions = {}): Promise<string> {
+  const fsync = options.fsync ?? true;
+  const finalDir = path.join(root, name);
+  const tmp = path.join(root, tempName(name));
+  try {
+    await fsp.mkdir(root, { recursive: true });
+    await fsp.mkdir(tmp);
+    const sums: WrittenChecksums = { header: new Map(), tensor: new Map() };
+    for (const f of plan.files) await writeDataFile(tmp, f, sources, sums, fsync);
+    const manifest = Buffer.from(JSON.stringify(buildManifest(plan, sums)), 'utf8');
+    await writeSmallFile(path.join(tmp, MANIFEST_FILE), manifest, fsync);
+    const marker = { format: FORMAT_NAME, step: plan.step, manifestBytes: manifest.length, manifestCrc32: crcHex(crc32(manifest)) };
+    await writeSmallFile(path.join(tmp, COMMIT_FILE), Buffer.from(JSON.stringify(marker), 'utf8'), fsync);
+    if (fsync) await fsyncDir(tmp);
+    await publish(root, tmp, finalDir, fsync);
+    return finalDir;
+  } catch (err) {
+    await fsp.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+    if (err instanceof CheckpointSaveError) throw err;
+    throw new CheckpointSaveError(`Could not write checkpoint ${name}: ${describeError(err)}`, { path: finalDir, tier: 'NVME', cause: err });
+  }
+}
+
+async function publish(root: string, tmp: string, finalDir: string, fsync: boolean): Promise<void> {
+  try {
+    await fsp.rename(tmp, finalDir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+    // Re-saving a step: the old copy steps aside (hidden, so never loaded), the new one takes its name.
+    const trash = path.join(root, `${TRASH_PREFIX}${path.basename(finalDir)}-${process.pid}-${randomBytes(4).toString('hex')}`);
+    await fsp.rename(finalDir, trash);
+    await fsp.rename(tmp, finalDir);
+    if (fsync) await fsyncDir(root);
+    await fsp.rm(trash, { recursive: true, force: true });
+  }
+  if (fsync) await fsyncDir(root);
+}
+
+/** Removes temporaries left by saves whose process is gone (a crash mid-save); those of live processes stay. */
+export async function removeStaleTemporaries(root: string): Promise<string[]> {
+  let entries: string[];
+  try {
+    entries = await fsp.readdir(root);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const e of entries) {
+    if (!e.startsWith(TEMP_PREFIX) && !e.startsWith(TRASH_PREFIX)) continue;
+    const pid = Number(/-(\d+)-[0-9a-f]{8}$/.exec(e)?.[1] ?? NaN);
+    if (Number.isInteger(pid) && pid !== process.pid && isAlive(pid)) continue;
+    if (pid === process.pid) continue;
+    await fsp.rm(path.join(root, e), { recursive: true, force: true });
+    removed.push(e);
+  }
+  return removed;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

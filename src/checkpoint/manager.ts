@@ -1,0 +1,250 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CheckpointError, CheckpointSaveError, ConfigurationError, describeError } from '../errors/index.js';
+import type { StagedWrite } from './async-save.js';
+import { CheckpointConfig, type CheckpointConfigOptions } from './config.js';
+import { CheckpointLoadConfig } from './load-config.js';
+import { MemorySnapshotBackend } from './memory-backend.js';
+import { checkpointName, stepOfName } from './names.js';
+import { NVMeBackend } from './nvme-backend.js';
+import { PersistentAsyncCaller } from './persistent-caller.js';
+import { S3Backend } from './s3-backend.js';
+import { StagingPool } from './staging.js';
+import type { CheckpointState } from './state.js';
+import { CheckpointTier, type CheckpointBackend } from './tier.js';
+
+/** A backend that can stage a state for the writer thread (NVMe and S3 can). */
+export interface AsyncCapableBackend extends CheckpointBackend {
+  stageAsync(state: CheckpointState, name?: string): Promise<StagedWrite>;
+}
+
+export interface CheckpointManagerOptions {
+  /** The MEMORY tier; default an in-process MemorySnapshotBackend. An agent-held or replicated one plugs in here. */
+  memoryBackend?: CheckpointBackend;
+  nvmeBackend?: AsyncCapableBackend;
+  s3Backend?: AsyncCapableBackend;
+  /** Where warnings go; default one line on stderr. */
+  logger?: (message: string) => void;
+}
+
+export interface LoadCheckpointOptions {
+  /** A checkpoint name (e.g. step_00001000); default the newest whole one. */
+  path?: string;
+  /** Only this tier; default every tier, newest step first (memory first on a tie). */
+  tier?: CheckpointTier;
+  config?: CheckpointLoadConfig;
+}
+
+const TIER_ORDER: CheckpointTier[] = [CheckpointTier.MEMORY, CheckpointTier.NVME, CheckpointTier.S3];
+
+function hasStage(b: CheckpointBackend): b is AsyncCapableBackend {
+  return typeof (b as Partial<AsyncCapableBackend>).stageAsync === 'function';
+}
+
+/** Saves to and loads from the three tiers, with asynchronous saves, failure policies and retention. */
+export class CheckpointManager {
+  readonly config: CheckpointConfig;
+  readonly memory: CheckpointBackend;
+  readonly stagingPool: StagingPool;
+  readonly caller: PersistentAsyncCaller;
+  /** The tier the last successful loadCheckpoint() read from. */
+  lastLoadedTier: CheckpointTier | null = null;
+  private nvme?: AsyncCapableBackend;
+  private s3?: AsyncCapableBackend;
+  private readonly logger: (message: string) => void;
+  private readonly pending = new Set<Promise<void>>();
+  private failedSinceWait = false;
+  private deferredError: CheckpointSaveError | undefined;
+
+  constructor(config: CheckpointConfig | CheckpointConfigOptions = {}, options: CheckpointManagerOptions = {}) {
+    this.config = config instanceof CheckpointConfig ? config : new CheckpointConfig(config);
+    this.logger = options.logger ?? ((m) => process.stderr.write(`[eh checkpoint] ${m}\n`));
+    this.caller = new PersistentAsyncCaller();
+    this.stagingPool = new StagingPool(this.config.maxStagingBuffers);
+    this.memory = options.memoryBackend ?? new MemorySnapshotBackend({ maxSnapshots: this.config.maxMemorySnapshots, maxMemoryMb: this.config.maxMemoryMb });
+    this.nvme = options.nvmeBackend;
+    this.s3 = options.s3Backend;
+  }
+
+  /** The backend of a tier; asking for S3 with no bucket configured is a ConfigurationError. */
+  backend(tier: CheckpointTier): CheckpointBackend {
+    if (tier === CheckpointTier.MEMORY) return this.memory;
+    if (tier === CheckpointTier.NVME) {
+      this.nvme ??= new NVMeBackend(this.config.nvmePath, { fsync: this.config.fsync, caller: this.caller, stagingPool: this.stagingPool });
+      return this.nvme;
+    }
+    if (tier === CheckpointTier.S3) {
+      if (this.s3 === undefined) {
+        if (this.config.s3Bucket === null) {
+          throw new ConfigurationError('The S3 tier was asked for but no S3 bucket is configured', {
+            configKey: 's3Bucket',
+            suggestions: ['Set s3Bucket in CheckpointConfig (and s3Endpoint for an S3-compatible server), or save to NVME.'],
+          });
+        }
+        const c = this.config;
+        this.s3 = new S3Backend({ ...c.s3Options, bucket: c.s3Bucket!, prefix: c.s3Prefix, region: c.s3Region, endpoint: c.s3Endpoint, forcePathStyle: c.s3ForcePathStyle, credentials: c.s3Credentials, caller: this.caller, stagingPool: this.stagingPool });
+      }
+      return this.s3;
+    }
+    throw new ConfigurationError(`Unknown checkpoint tier ${JSON.stringify(tier)}`, { configKey: 'tier', suggestions: ['Use CheckpointTier.MEMORY, NVME or S3.'] });
+  }
+
+  /** Allocates (and touches) staging memory for states of `bytes` now, so that the first async save pauses no longer than later ones. */
+  reserveStaging(bytes: number): void {
+    this.stagingPool.reserve(bytes);
+  }
+
+  shouldCheckpoint(step: number, tier: CheckpointTier): boolean {
+    this.throwIfFailed();
+    const every = tier === CheckpointTier.MEMORY ? this.config.memorySnapshotInterval : this.config.checkpointInterval;
+    return step > 0 && step % every === 0;
+  }
+
+  /**
+   * Saves to one tier and returns where. MEMORY copies synchronously. NVME and S3 with asyncSave return once
+   * the state is staged (the checkpoint commits in the background); otherwise once it is committed. A failed
+   * save follows asyncSavePolicy; with "warn" a synchronous failure returns null.
+   */
+  async saveCheckpoint(state: CheckpointState, tier: CheckpointTier = CheckpointTier.NVME): Promise<string | null> {
+    this.throwIfFailed();
+    const backend = this.backend(tier);
+    const name = checkpointName(state.step);
+    if (tier === CheckpointTier.MEMORY) {
+      const path = await backend.save(state, name);
+      await backend.cleanupOldCheckpoints(this.config.keepLastFor(tier));
+      return path;
+    }
+    if (this.config.asyncSave && hasStage(backend)) {
+      const write = await backend.stageAsync(state, name);
+      const job = this.runWithPolicy(backend, name, () => write.run()).finally(write.release);
+      const tracked = job.then(() => undefined, () => undefined);
+      this.pending.add(tracked);
+      void tracked.finally(() => this.pending.delete(tracked));
+      return pathOf(backend, name);
+    }
+    let saved: string | null = null;
+    await this.runWithPolicy(backend, name, async () => {
+      saved = await backend.save(state, name);
+      return saved;
+    }, true);
+    return saved;
+  }
+
+  /** Runs a save with the configured policy; failures are recorded (or thrown when `rethrow`). */
+  private async runWithPolicy(backend: CheckpointBackend, name: string, attempt: () => Promise<string>, rethrow = false): Promise<void> {
+    const policy = this.config.asyncSavePolicy;
+    const attempts = policy === 'retry' ? this.config.asyncSaveRetries + 1 : 1;
+    for (let n = 0; ; n++) {
+      try {
+        await attempt();
+        break;
+      } catch (err) {
+        const e = err instanceof CheckpointSaveError ? err : new CheckpointSaveError(`Saving ${name} failed: ${describeError(err)}`, { tier: backend.tier, cause: err });
+        if (n + 1 < attempts) {
+          const delay = this.config.asyncSaveRetryDelay * 1000 * 2 ** n;
+          this.logger(`saving ${name} to ${backend.tier} failed (attempt ${n + 1} of ${attempts}), retrying in ${delay} ms: ${e.problem}`);
+          await sleep(delay);
+          continue;
+        }
+        if (policy === 'warn') {
+          this.logger(`saving ${name} to ${backend.tier} failed; training goes on, the previous checkpoint stays: ${e.problem}`);
+          this.failedSinceWait = true;
+          return;
+        }
+        if (rethrow) throw e;
+        this.deferredError ??= e;
+        return;
+      }
+    }
+    try {
+      await backend.cleanupOldCheckpoints(this.config.keepLastFor(backend.tier));
+    } catch (err) {
+      this.logger(`retention on ${backend.tier} failed: ${describeError(err)}`);
+    }
+  }
+
+  private throwIfFailed(): void {
+    const e = this.deferredError;
+    if (e !== undefined) {
+      this.deferredError = undefined;
+      throw e;
+    }
+  }
+
+  /**
+   * Waits for background saves. False if `timeoutMs` passed first or a save failed under "warn" since the last
+   * call; a failure under "fail" / "retry" is raised.
+   */
+  async waitForPendingSaves(timeoutMs?: number): Promise<boolean> {
+    const all = Promise.all([...this.pending]);
+    if (timeoutMs !== undefined) {
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = await Promise.race([all.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), timeoutMs)))]);
+      clearTimeout(timer);
+      if (timedOut) return false;
+    } else {
+      await all;
+    }
+    this.throwIfFailed();
+    const ok = !this.failedSinceWait;
+    this.failedSinceWait = false;
+    return ok;
+  }
+
+  get pendingSaves(): number {
+    return this.pending.size;
+  }
+
+  clearMemorySnapshots(): void {
+    const m = this.memory as Partial<MemorySnapshotBackend>;
+    if (typeof m.clear === 'function') m.clear.call(this.memory);
+    else void this.memory.cleanupOldCheckpoints(0);
+  }
+
+  /**
+   * Loads the newest whole checkpoint: from every tier (memory, then NVMe, then S3) unless one is named, newest
+   * step first. A checkpoint that fails to load or verify is skipped with a warning and the next one tried.
+   * Returns null if there is none.
+   */
+  async loadCheckpoint(options: LoadCheckpointOptions = {}): Promise<CheckpointState | null> {
+    this.throwIfFailed();
+    const config = options.config ?? new CheckpointLoadConfig({ logger: this.logger });
+    const tiers = options.tier !== undefined ? [options.tier] : TIER_ORDER.filter((t) => t !== CheckpointTier.S3 || this.config.s3Bucket !== null || this.s3 !== undefined);
+    const candidates: Array<{ tier: CheckpointTier; name: string; order: number }> = [];
+    for (const [order, tier] of tiers.entries()) {
+      const backend = this.backend(tier);
+      try {
+        if (options.path !== undefined) {
+          if (options.tier !== undefined || (await backend.exists(options.path))) candidates.push({ tier, name: options.path, order });
+        } else {
+          for (const name of await backend.listCheckpoints()) candidates.push({ tier, name, order });
+        }
+      } catch (err) {
+        this.logger(`cannot list tier ${tier}: ${describeError(err)}`);
+      }
+    }
+    candidates.sort((a, b) => stepOfName(b.name) - stepOfName(a.name) || a.order - b.order);
+    for (const c of candidates) {
+      try {
+        const state = await this.backend(c.tier).load(c.name, config);
+        this.lastLoadedTier = c.tier;
+        return state;
+      } catch (err) {
+        if (options.path !== undefined && options.tier !== undefined) throw err;
+        if (!(err instanceof CheckpointError)) throw err;
+        this.logger(`skipping checkpoint ${c.name} on ${c.tier}: ${err.problem}`);
+      }
+    }
+    return null;
+  }
+
+  /** Waits for background saves, then stops the writer thread (at once with `abort`). */
+  async close(options: { abort?: boolean } = {}): Promise<void> {
+    if (options.abort !== true) await Promise.all([...this.pending]);
+    await this.caller.close(options);
+  }
+}
+
+function pathOf(backend: CheckpointBackend, name: string): string {
+  const b = backend as { pathOf?: (n: string) => string };
+  return typeof b.pathOf === 'function' ? b.pathOf(name) : name;
+}

@@ -1,0 +1,121 @@
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { CheckpointLoadError } from '../errors/index.js';
+import { stageWrite } from './async-save.js';
+import { CheckpointLoadConfig } from './load-config.js';
+import { readLocalCheckpoint } from './local-read.js';
+import { fsyncDir, removeStaleTemporaries, writeLocalCheckpoint } from './local-write.js';
+import { COMMIT_FILE } from './manifest.js';
+import { assertValidName, checkpointName, isValidName, sortByStep } from './names.js';
+import { sharedCaller, type PersistentAsyncCaller } from './persistent-caller.js';
+import { planCheckpoint } from './plan.js';
+import { StagingPool } from './staging.js';
+import { CheckpointState } from './state.js';
+import { CheckpointTier, type CheckpointBackend, type PendingSave } from './tier.js';
+
+export interface NVMeBackendOptions {
+  /** Accepted for the reference's sake: saves are always atomic (temporary directory, marker, rename). */
+  useAtomicSave?: boolean;
+  /** fsync files and directories (default true). */
+  fsync?: boolean;
+  /** The writer thread for saveAsync; default one shared by all backends. */
+  caller?: PersistentAsyncCaller;
+  /** Staging buffers for saveAsync; default a pool of this backend's own. */
+  stagingPool?: StagingPool;
+  /** Used by load() when no config is passed. */
+  loadConfig?: CheckpointLoadConfig;
+}
+
+/** Checkpoints in a local directory, one subdirectory each, committed atomically. */
+export class NVMeBackend implements CheckpointBackend {
+  readonly tier = CheckpointTier.NVME;
+  readonly root: string;
+  private readonly fsync: boolean;
+  private readonly caller: PersistentAsyncCaller;
+  readonly stagingPool: StagingPool;
+  private readonly loadConfig: CheckpointLoadConfig;
+
+  constructor(root: string, options: NVMeBackendOptions = {}) {
+    this.root = path.resolve(root);
+    this.fsync = options.fsync ?? true;
+    this.caller = options.caller ?? sharedCaller();
+    this.stagingPool = options.stagingPool ?? new StagingPool();
+    this.loadConfig = options.loadConfig ?? new CheckpointLoadConfig();
+  }
+
+  pathOf(name: string): string {
+    assertValidName(name, this.tier);
+    return path.join(this.root, name);
+  }
+
+  async save(state: CheckpointState, name = checkpointName(state.step)): Promise<string> {
+    assertValidName(name, this.tier);
+    await removeStaleTemporaries(this.root);
+    const { plan, sources } = planCheckpoint(state.toDict(), { step: state.step, worldSize: state.worldSize, timestamp: state.timestamp });
+    return writeLocalCheckpoint(this.root, name, plan, sources, { fsync: this.fsync });
+  }
+
+  async saveAsync(state: CheckpointState, name = checkpointName(state.step)): Promise<PendingSave> {
+    const w = await this.stageAsync(state, name);
+    const done = w.run().finally(w.release);
+    done.catch(() => undefined);
+    return { path: this.pathOf(name), done };
+  }
+
+  /** Stages `state` for the writer thread; the manager drives retries through the returned write. */
+  async stageAsync(state: CheckpointState, name = checkpointName(state.step)): Promise<Awaited<ReturnType<typeof stageWrite>>> {
+    assertValidName(name, this.tier);
+    return stageWrite(state.toDict(), state.step, state.worldSize, { kind: 'local', root: this.root, fsync: this.fsync }, name, this.stagingPool, this.caller);
+  }
+
+  async load(name?: string, config: CheckpointLoadConfig = this.loadConfig): Promise<CheckpointState> {
+    const n = name ?? (await this.getLatestCheckpoint());
+    if (n === null) throw new CheckpointLoadError('No committed checkpoint in this directory', { tier: this.tier, path: this.root });
+    const dir = this.pathOf(n);
+    const { state } = await readLocalCheckpoint(dir, config);
+    return CheckpointState.fromDict(state, { validate: config.validateStructure, where: dir });
+  }
+
+  async exists(name: string): Promise<boolean> {
+    if (!isValidName(name)) return false;
+    try {
+      const [d, m] = await Promise.all([fsp.lstat(path.join(this.root, name)), fsp.lstat(path.join(this.root, name, COMMIT_FILE))]);
+      return d.isDirectory() && m.isFile();
+    } catch {
+      return false;
+    }
+  }
+
+  async listCheckpoints(prefix = ''): Promise<string[]> {
+    let entries;
+    try {
+      entries = await fsp.readdir(this.root, { withFileTypes: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+    const names = entries.filter((e) => e.isDirectory() && isValidName(e.name) && e.name.startsWith(prefix)).map((e) => e.name);
+    const committed = await Promise.all(names.map(async (n) => ((await this.exists(n)) ? n : null)));
+    return sortByStep(committed.filter((n): n is string => n !== null));
+  }
+
+  /** Removes the marker first (made durable), so that a half-deleted directory is never taken for a checkpoint. */
+  async delete(name: string): Promise<void> {
+    const dir = this.pathOf(name);
+    await fsp.rm(path.join(dir, COMMIT_FILE), { force: true });
+    if (this.fsync) await fsyncDir(dir).catch(() => undefined);
+    await fsp.rm(dir, { recursive: true, force: true });
+  }
+
+  async getLatestCheckpoint(): Promise<string | null> {
+    return (await this.listCheckpoints()).at(-1) ?? null;
+  }
+
+  async cleanupOldCheckpoints(keepLast: number): Promise<string[]> {
+    const names = await this.listCheckpoints();
+    const drop = names.slice(0, Math.max(0, names.length - keepLast));
+    for (const n of drop) await this.delete(n);
+    await removeStaleTemporaries(this.root);
+    return drop;
+  }
+}

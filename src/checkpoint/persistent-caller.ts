@@ -1,0 +1,112 @@
+import { Worker } from 'node:worker_threads';
+import { CheckpointSaveError } from '../errors/index.js';
+import type { WorkerReply, WriteJob } from './worker-protocol.js';
+
+interface Pending {
+  resolve(path: string): void;
+  reject(err: Error): void;
+  job: WriteJob;
+}
+
+function spawnWriter(): Worker {
+  const here = import.meta.url;
+  if (here.endsWith('.ts')) {
+    // Running from source under tsx: worker threads do not inherit its loader, so the worker registers it first.
+    const target = new URL('./writer-worker.ts', here).href;
+    const tsx = import.meta.resolve('tsx/esm/api');
+    const code = `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(target)}); })`;
+    return new Worker(code, { eval: true, name: 'eh-checkpoint-writer' });
+  }
+  return new Worker(new URL('./writer-worker.js', here), { name: 'eh-checkpoint-writer' });
+}
+
+/**
+ * One persistent writer thread (NVRx's PersistentAsyncCaller): started on first use, reused for every save,
+ * restarted after close() or a crash. It keeps the process alive only while a write is in flight, so a
+ * finished script exits normally, and being a thread it cannot outlive its process.
+ */
+export class PersistentAsyncCaller {
+  private worker: Worker | undefined;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private starts = 0;
+
+  get isAlive(): boolean {
+    return this.worker !== undefined;
+  }
+
+  /** How many times a writer thread was started (a restart after close() counts). */
+  get startCount(): number {
+    return this.starts;
+  }
+
+  get threadId(): number | undefined {
+    return this.worker?.threadId;
+  }
+
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  run(job: WriteJob): Promise<string> {
+    const worker = this.ensure();
+    const id = this.nextId++;
+    return new Promise<string>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, job });
+      worker.ref();
+      worker.postMessage({ ...job, id });
+    });
+  }
+
+  /** Stops the writer thread: after the writes in flight finish, or at once with `abort` (they fail). */
+  async close(options: { abort?: boolean } = {}): Promise<void> {
+    const worker = this.worker;
+    if (worker === undefined) return;
+    if (options.abort !== true) {
+      await Promise.allSettled([...this.pending.values()].map((p) => new Promise<void>((r) => {
+        const { resolve, reject } = p;
+        p.resolve = (v) => { resolve(v); r(); };
+        p.reject = (e) => { reject(e); r(); };
+      })));
+    }
+    this.detach(worker, new CheckpointSaveError('The checkpoint writer was stopped (close with abort) before this save finished'));
+    await worker.terminate();
+  }
+
+  private ensure(): Worker {
+    if (this.worker !== undefined) return this.worker;
+    const worker = spawnWriter();
+    this.starts++;
+    worker.unref();
+    worker.on('message', (reply: WorkerReply) => {
+      const p = this.pending.get(reply.id);
+      if (p === undefined) return;
+      this.pending.delete(reply.id);
+      if (this.pending.size === 0) worker.unref();
+      if (reply.ok) p.resolve(reply.path);
+      else {
+        const err = new CheckpointSaveError(reply.message);
+        if (reply.code !== undefined) Object.assign(err, { code: reply.code });
+        p.reject(err);
+      }
+    });
+    worker.on('error', (err) => this.detach(worker, new CheckpointSaveError(`The checkpoint writer thread failed: ${err.message}`, { cause: err })));
+    worker.on('exit', (code) => this.detach(worker, new CheckpointSaveError(`The checkpoint writer thread exited (code ${code}) before the save finished`)));
+    this.worker = worker;
+    return worker;
+  }
+
+  private detach(worker: Worker, err: Error): void {
+    if (this.worker !== worker) return;
+    this.worker = undefined;
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+  }
+}
+
+let shared: PersistentAsyncCaller | undefined;
+/** The writer shared by backends that were not given one of their own. */
+export function sharedCaller(): PersistentAsyncCaller {
+  shared ??= new PersistentAsyncCaller();
+  return shared;
+}

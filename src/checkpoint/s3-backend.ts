@@ -1,0 +1,98 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import { CheckpointLoadError, ConfigurationError } from '../errors/index.js';
+import { stageWrite } from './async-save.js';
+import { CheckpointLoadConfig } from './load-config.js';
+import { assertValidName, checkpointName, sortByStep } from './names.js';
+import { sharedCaller, type PersistentAsyncCaller } from './persistent-caller.js';
+import { planCheckpoint } from './plan.js';
+import { deleteS3Checkpoint, listS3Checkpoints, makeS3Client, normalizedPrefix, readS3Checkpoint, s3Exists, writeS3Checkpoint, type S3Settings } from './s3-io.js';
+import { StagingPool } from './staging.js';
+import { CheckpointState } from './state.js';
+import { CheckpointTier, type CheckpointBackend, type PendingSave } from './tier.js';
+
+export interface S3BackendOptions extends S3Settings {
+  caller?: PersistentAsyncCaller;
+  stagingPool?: StagingPool;
+  loadConfig?: CheckpointLoadConfig;
+}
+
+/** Checkpoints under a key prefix of an S3-compatible bucket; the commit marker is uploaded last. */
+export class S3Backend implements CheckpointBackend {
+  readonly tier = CheckpointTier.S3;
+  readonly settings: S3Settings;
+  readonly client: S3Client;
+  readonly stagingPool: StagingPool;
+  private readonly caller: PersistentAsyncCaller;
+  private readonly loadConfig: CheckpointLoadConfig;
+
+  constructor(options: S3BackendOptions) {
+    const { caller, stagingPool, loadConfig, ...settings } = options;
+    if (typeof settings.bucket !== 'string' || settings.bucket === '') {
+      throw new ConfigurationError('The S3 tier needs a bucket', { configKey: 's3Bucket', suggestions: ['Set s3Bucket (CheckpointConfig) or bucket (S3Backend), or do not use the S3 tier.'] });
+    }
+    if (settings.partSize !== undefined && settings.partSize < 5 * 1024 * 1024) {
+      throw new ConfigurationError(`partSize ${settings.partSize} is below S3's 5 MiB minimum part`, { configKey: 'partSize' });
+    }
+    this.settings = settings;
+    this.client = makeS3Client(settings);
+    this.caller = caller ?? sharedCaller();
+    this.stagingPool = stagingPool ?? new StagingPool();
+    this.loadConfig = loadConfig ?? new CheckpointLoadConfig();
+  }
+
+  pathOf(name: string): string {
+    assertValidName(name, this.tier);
+    return `s3://${this.settings.bucket}/${normalizedPrefix(this.settings)}${name}`;
+  }
+
+  async save(state: CheckpointState, name = checkpointName(state.step)): Promise<string> {
+    assertValidName(name, this.tier);
+    const { plan, sources } = planCheckpoint(state.toDict(), { step: state.step, worldSize: state.worldSize, timestamp: state.timestamp });
+    return writeS3Checkpoint(this.settings, name, plan, sources, this.client);
+  }
+
+  async saveAsync(state: CheckpointState, name = checkpointName(state.step)): Promise<PendingSave> {
+    const w = await this.stageAsync(state, name);
+    const done = w.run().finally(w.release);
+    done.catch(() => undefined);
+    return { path: this.pathOf(name), done };
+  }
+
+  async stageAsync(state: CheckpointState, name = checkpointName(state.step)): Promise<Awaited<ReturnType<typeof stageWrite>>> {
+    assertValidName(name, this.tier);
+    return stageWrite(state.toDict(), state.step, state.worldSize, { kind: 's3', settings: this.settings }, name, this.stagingPool, this.caller);
+  }
+
+  async load(name?: string, config: CheckpointLoadConfig = this.loadConfig): Promise<CheckpointState> {
+    const n = name ?? (await this.getLatestCheckpoint());
+    if (n === null) throw new CheckpointLoadError('No committed checkpoint under this prefix', { tier: this.tier, path: `s3://${this.settings.bucket}/${normalizedPrefix(this.settings)}` });
+    assertValidName(n, this.tier);
+    const { state } = await readS3Checkpoint(this.settings, n, config, this.client);
+    return CheckpointState.fromDict(state, { validate: config.validateStructure, where: this.pathOf(n) });
+  }
+
+  async exists(name: string): Promise<boolean> {
+    assertValidName(name, this.tier);
+    return s3Exists(this.settings, name, this.client);
+  }
+
+  async listCheckpoints(prefix = ''): Promise<string[]> {
+    return sortByStep((await listS3Checkpoints(this.settings, this.client)).filter((n) => n.startsWith(prefix)));
+  }
+
+  async delete(name: string): Promise<void> {
+    assertValidName(name, this.tier);
+    await deleteS3Checkpoint(this.settings, name, this.client);
+  }
+
+  async getLatestCheckpoint(): Promise<string | null> {
+    return (await this.listCheckpoints()).at(-1) ?? null;
+  }
+
+  async cleanupOldCheckpoints(keepLast: number): Promise<string[]> {
+    const names = await this.listCheckpoints();
+    const drop = names.slice(0, Math.max(0, names.length - keepLast));
+    for (const n of drop) await this.delete(n);
+    return drop;
+  }
+}
