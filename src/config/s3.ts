@@ -64,8 +64,17 @@ function explain(err: unknown, bucket: string, where: string, timeoutMs: number)
  * Never throws: every failure is an error of the result, saying what to fix.
  */
 export async function validateS3Access(options: S3AccessOptions): Promise<ValidationResult> {
+  try {
+    return await checkS3Access(options);
+  } catch (err) {
+    // Anything unforeseen (a client option the SDK refuses, say) is still a result, not a throw.
+    return resultOf([{ severity: 'error', path: 'checkpoint.s3_bucket', message: `S3 access could not be checked: ${describeError(err)}` }]);
+  }
+}
+
+async function checkS3Access(options: S3AccessOptions): Promise<ValidationResult> {
   const fail = (message: string, path = 'checkpoint.s3_bucket'): ValidationResult => resultOf([{ severity: 'error', path, message }]);
-  const { bucket } = options;
+  const { bucket } = options ?? {};
   if (typeof bucket !== 'string' || !BUCKET_NAME.test(bucket) || bucket.includes('..')) {
     return fail(`S3 bucket name ${JSON.stringify(bucket)} is not valid: 3-63 characters, lower-case letters, digits, '.' and '-', starting and ending with a letter or digit`);
   }

@@ -1,3 +1,4 @@
+import { describeError } from '../errors/index.js';
 import { resultOf, type ConfigIssue } from './result.js';
 import { validateS3Access, type S3AccessOptions } from './s3.js';
 import { validateElasticConfig, type ConfigValidationResult } from './validate.js';
@@ -11,6 +12,14 @@ export interface ValidateConfigOptions {
 
 /** validateElasticConfig, then (optionally, and only for a config without errors) the S3 check. Never throws. */
 export async function validateConfig(input: unknown, options: ValidateConfigOptions = {}): Promise<ConfigValidationResult> {
+  try {
+    return await validateWithS3(input, options ?? {});
+  } catch (err) {
+    return resultOf([{ severity: 'error', path: '', message: `the config could not be validated: ${describeError(err)}` }]);
+  }
+}
+
+async function validateWithS3(input: unknown, options: ValidateConfigOptions): Promise<ConfigValidationResult> {
   const base = validateElasticConfig(input);
   if (options.validateS3 !== true || base.config === undefined) return base;
   const ckpt = base.config.checkpoint;

@@ -85,6 +85,9 @@ test('bad names and endpoints are reported without a request', async () => {
   assert.match((await validateS3Access(s3({ bucket: 'Bad_Name' }))).errors[0], /bucket name "Bad_Name" is not valid/);
   assert.match((await validateS3Access(s3({ endpoint: 'not a url' }))).errors[0], /endpoint "not a url" is not an http\(s\) URL/);
   assert.match((await validateS3Access(s3({ timeoutMs: 0 }))).errors[0], /timeoutMs/);
+  assert.match((await validateS3Access(undefined as never)).errors[0], /bucket name undefined is not valid/);
+  const odd = await validateS3Access(s3({ maxAttempts: Number.NaN, region: '' }));
+  assert.equal(odd.valid, false, 'odd client options give a result, not a throw');
 });
 
 test('validateConfig({validateS3}) checks the bucket the config names', async () => {
