@@ -172,9 +172,12 @@ export function decide(state: RendezvousState | undefined, view: NodeView, setti
   return { kind: 'wait', untilMs: Math.min(joinDeadline, recheck), why: `waiting for ${settings.minNodes - count} more node(s)` };
 }
 
-/** Live nodes that would join a next round (beyond the current round's participants, up to max). */
+/**
+ * Live nodes that would join a next round: those outside the current closed round, up to max. While
+ * a round is open nobody waits for a later one (they can join it), so the count is 0.
+ */
 export function countWaiting(state: RendezvousState | undefined, alive: Map<string, Set<string>>, maxNodes: number): number {
-  if (state === undefined || state.closed) return 0;
+  if (state === undefined || state.closed || !state.complete) return 0;
   const inRound = new Set(state.participants.map((p) => p.nodeId));
   const outside = [...alive.keys()].filter((id) => !inRound.has(id)).length;
   return Math.max(0, Math.min(outside, maxNodes - state.participants.length));
