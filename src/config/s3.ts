@@ -1,4 +1,3 @@
-import { HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { describeError } from '../errors/index.js';
 import { resultOf, type ConfigIssue, type ValidationResult } from './result.js';
 
@@ -93,6 +92,8 @@ async function checkS3Access(options: S3AccessOptions): Promise<ValidationResult
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) return fail(`timeoutMs must be a number > 0, got ${String(timeoutMs)}`, 'timeoutMs');
   const region = options.region ?? 'us-east-1';
   const where = options.endpoint ?? `AWS (${region})`;
+  // Loaded on first use: the SDK is heavy, and most users of this module (the CLI, every worker) never check S3.
+  const { S3Client, HeadBucketCommand } = await import('@aws-sdk/client-s3');
   const client = new S3Client({
     region,
     endpoint: options.endpoint,
