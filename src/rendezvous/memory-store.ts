@@ -195,7 +195,7 @@ export class MemoryStore implements Store {
     const entry = this.data.get(key);
     if (entry?.expiresAt !== undefined && entry.expiresAt <= Date.now()) this.drop(key, entry);
     else if (entry?.expiresAt !== undefined) {
-      entry.timer = setTimeout(() => this.expire(key), Math.max(1, entry.expiresAt - Date.now()));
+      entry.timer = setTimeout(() => this.expire(key), Math.min(Math.max(1, entry.expiresAt - Date.now()), MAX_TIMER_MS));
       entry.timer.unref();
     }
   }

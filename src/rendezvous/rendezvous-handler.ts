@@ -4,6 +4,7 @@ import { ConfigurationError, DistributedSetupError, describeError } from '../err
 import { StoreTimeoutError } from './errors.js';
 import { countWaiting, decide, isAlive, parseState, type DecisionSettings, type NodeView, type RendezvousState } from './rendezvous-state.js';
 import type { Store } from './store.js';
+import { MAX_TIMER_MS } from './validate.js';
 
 export interface RendezvousParams {
   /** The job's id: every agent of one job uses the same (torch's --rdzv-id). */

@@ -7,7 +7,7 @@ import { FrameDecoder, encodeFrame } from './framing.js';
 import type { CompareAndSetResult, SetOptions, Store } from './store.js';
 import { MAX_FRAME_BYTES, PROTOCOL_VERSION, type StoreReply, type StoreRequest } from './tcp-protocol.js';
 import { checkToken } from './token.js';
-import { checkDelta, checkKey, checkKeys, checkTimeout, checkTtl, checkValue } from './validate.js';
+import { MAX_TIMER_MS, checkDelta, checkKey, checkKeys, checkTimeout, checkTtl, checkValue } from './validate.js';
 
 export interface TcpStoreConnectOptions {
   /** `host:port` of the agent hosting the TcpStoreServer. */
@@ -160,7 +160,8 @@ export class TcpStore implements Store {
     const id = this.nextId++;
     return new Promise<unknown>((resolve, reject) => {
       const p: Pending = { resolve, reject };
-      if (Number.isFinite(timeoutMs)) {
+      // Beyond setTimeout's range Node would fire after 1 ms: treat such bounds as none.
+      if (Number.isFinite(timeoutMs) && timeoutMs <= MAX_TIMER_MS) {
         p.timer = setTimeout(() => {
           this.pending.delete(id);
           reject(new DistributedSetupError(`The store at ${this.endpoint} did not answer a ${body.op} request within ${timeoutMs} ms`, { context: { endpoint: this.endpoint } }));

@@ -215,3 +215,19 @@ describe('TcpStore security and failures', () => {
     await assert.rejects(TcpStoreServer.start({ port: 0, token: '' }), /token/);
   });
 });
+
+describe('TcpStore long waits', () => {
+  it('a wait longer than setTimeout can express is not cut short', async () => {
+    const server = await TcpStoreServer.start({ port: 0, token: TOKEN, logger: quiet });
+    const client = await TcpStore.connect({ endpoint: server.endpoint, token: TOKEN });
+    try {
+      const pending = client.wait(['later'], 5_000_000_000);
+      await sleep(100);
+      await client.set('later', 'x');
+      await pending;
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  });
+});
