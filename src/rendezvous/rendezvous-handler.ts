@@ -303,7 +303,7 @@ export class RendezvousHandler {
         this.beat().catch((err: unknown) => {
           this.keepAliveError = err;
         });
-      }, this.params.keepAliveIntervalMs);
+      }, Math.min(this.params.keepAliveIntervalMs, MAX_TIMER_MS));
       this.keepAliveTimer.unref();
     })();
     return this.keepAliveStarted;
@@ -318,7 +318,7 @@ export class RendezvousHandler {
   private async bounded(what: string, fn: () => Promise<void>): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new DistributedSetupError(`Rendezvous ${what} of run "${this.params.runId}" did not finish within ${this.params.closeTimeoutMs} ms (closeTimeout)`)), this.params.closeTimeoutMs);
+      timer = setTimeout(() => reject(new DistributedSetupError(`Rendezvous ${what} of run "${this.params.runId}" did not finish within ${this.params.closeTimeoutMs} ms (closeTimeout)`)), Math.min(this.params.closeTimeoutMs, MAX_TIMER_MS));
     });
     try {
       await Promise.race([fn(), timeout]);
