@@ -88,6 +88,7 @@ export class ElasticAgent {
   private group: WorkerGroup | undefined;
   private standby: StandbyPool | undefined;
   private attempts = 0;
+  private store: AgentStore | undefined;
 
   constructor(private readonly options: AgentOptions) {
     this.config = options.config;
@@ -114,6 +115,7 @@ export class ElasticAgent {
     let rdzv: AgentRendezvous | undefined;
     try {
       agentStore = await setupStore(this.config, this.env);
+      this.store = agentStore;
       rdzv = await this.makeRendezvous(agentStore);
       return await this.loop(agentStore, rdzv, logDir);
     } catch (err) {
@@ -156,7 +158,7 @@ export class ElasticAgent {
       const report = headline === undefined ? undefined : formatFailureReport(rootCause, { headline, attempts: this.attempts, restarts, maxRestarts: c.maxRestarts, logDir });
       return { exitCode, attempts: this.attempts, restarts, rootCause, report, logDir };
     };
-    const runKey = (k: string): string => `${c.rdzvId}/eh/${k}`;
+    const runKey = (k: string): string => this.runKey(k);
     const firstFailure = async (): Promise<FailureRecord | undefined> => {
       const raw = await s.store.get(runKey('first-failure')).catch(() => undefined);
       return raw === undefined ? undefined : (JSON.parse(raw) as FailureRecord);
@@ -271,6 +273,15 @@ export class ElasticAgent {
     }
   }
 
+  private runKey(k: string): string {
+    return `${this.config.rdzvId}/eh/${k}`;
+  }
+
+  /** 'succeeded' or 'failed' once some agent has ended the job. */
+  private async jobOutcome(): Promise<string | undefined> {
+    return this.store?.store.get(this.runKey('outcome')).catch(() => undefined);
+  }
+
   /** Rank 0's node picks MASTER_PORT (kept free for a PyTorch rank 0's own store) and publishes it for the round. */
   private async agreeMaster(s: AgentStore, info: RoundInfo): Promise<{ masterAddr: string; masterPort: number }> {
     const key = `${info.storePrefix}/eh/master`;
@@ -337,6 +348,7 @@ export class ElasticAgent {
     return new Promise<Outcome>((resolveOutcome) => {
       let done = false;
       let polling = false;
+      let multiNodeDone = false;
       const finish = (o: Outcome): void => {
         if (done) return;
         done = true;
@@ -362,11 +374,19 @@ export class ElasticAgent {
             return;
           }
         }
-        if (!multiNode || polling) return;
+        if (!multiNode || polling || multiNodeDone) return;
         polling = true;
         Promise.all([rdzv.isRoundStale(), rdzv.numNodesWaiting()])
-          .then(([stale, waiting]) => {
-            if (stale) finish({ kind: 'stale' });
+          .then(async ([stale, waiting]) => {
+            if (stale) {
+              // A node whose workers all finished leaves the round; that is no reason to stop ours,
+              // which are finishing too.
+              if ((await rdzv.isClosed().catch(() => false)) && (await this.jobOutcome()) === 'succeeded') {
+                multiNodeDone = true;
+                return;
+              }
+              finish({ kind: 'stale' });
+            }
             else if (waiting > 0 && info.nodeCount < c.maxNodes) finish({ kind: 'scale-up', waiting });
           })
           .catch((err: unknown) => finish({ kind: 'store-lost', error: err }))

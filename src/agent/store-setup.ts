@@ -70,8 +70,13 @@ export async function setupStore(config: ElasticTrainingConfig, env: NodeJS.Proc
   if (hosting === undefined) hosting = isLocalHost(host) && (await portFree(LOOPBACK.has(host) ? host : '0.0.0.0', port));
   if (hosting) {
     const listen = LOOPBACK.has(host) ? config.rdzvEndpoint : `0.0.0.0:${port}`;
-    const h = await createStore({ backend: 'tcp', endpoint: listen, host: true, token });
-    return { store: h, backend: 'tcp', endpoint: config.rdzvEndpoint, token, hosting: true, close: () => h.close() };
+    try {
+      const h = await createStore({ backend: 'tcp', endpoint: listen, host: true, token });
+      return { store: h, backend: 'tcp', endpoint: config.rdzvEndpoint, token, hosting: true, close: () => h.close() };
+    } catch (err) {
+      // Another agent of this machine took the port first: it hosts, this one connects.
+      if (config.rdzvConf.isHost === true) throw err;
+    }
   }
   try {
     const h = await createStore({ backend: 'tcp', endpoint: config.rdzvEndpoint, token, timeoutMs: joinMs });
