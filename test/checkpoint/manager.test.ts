@@ -184,7 +184,7 @@ test('AsyncCallsQueue: increasing indices, finalize on the main thread in order,
     assert.equal(ckpt.queue.caller.isAlive, true);
     const first = ckpt.queue.caller.startCount;
     assert.deepEqual(await ckpt.finalizeAsyncSave({ blocking: true }), [0]);
-    assert.deepEqual(Array.from(((await loadStateDict(path.join(dir, 'iter_0007'))) as { w: Tensor }).w.data), [1, 2, 3]);
+    assert.deepEqual(Array.from(((await loadStateDict(path.join(dir, 'iter_0007'))) as unknown as { w: Tensor }).w.data as Float32Array), [1, 2, 3]);
     await ckpt.close({ abort: true });
     assert.equal(ckpt.queue.caller.isAlive, false);
     assert.equal(await ckpt.asyncSave(sd, path.join(dir, 'iter_0008')), 1);
