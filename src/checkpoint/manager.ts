@@ -147,7 +147,8 @@ export class CheckpointManager {
         }
         if (policy === 'warn') {
           this.logger(`saving ${name} to ${backend.tier} failed; training goes on, the previous checkpoint stays: ${e.problem}`);
-          this.failedSinceWait = true;
+          // A synchronous caller already sees null; waitForPendingSaves reports background failures.
+          if (!rethrow) this.failedSinceWait = true;
           return;
         }
         if (rethrow) throw e;
