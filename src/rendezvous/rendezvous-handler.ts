@@ -13,7 +13,7 @@ export interface RendezvousParams {
   maxNodes: number;
   /** A round that has not reached minNodes this long after this node joined it fails. */
   joinTimeoutMs: number;
-  /** Once minNodes are in, how long more nodes may still join before the round closes. */
+  /** Once minNodes are in, how long more nodes may still join before the round closes (0: close at once). */
   lastCallTimeoutMs: number;
   /** Bound on setClosed() and shutdown(). */
   closeTimeoutMs: number;
@@ -58,9 +58,11 @@ function checkParams(p: RendezvousParams): void {
   if (typeof p.runId !== 'string' || p.runId.length === 0) bad('needs a non-empty runId (--rdzv-id)', 'rdzv_id');
   if (!Number.isInteger(p.minNodes) || p.minNodes < 1) bad(`minNodes must be an integer >= 1, got ${String(p.minNodes)}`, 'nnodes');
   if (!Number.isInteger(p.maxNodes) || p.maxNodes < p.minNodes) bad(`maxNodes must be an integer >= minNodes (${p.minNodes}), got ${String(p.maxNodes)}`, 'nnodes');
-  for (const key of ['joinTimeoutMs', 'lastCallTimeoutMs', 'closeTimeoutMs', 'keepAliveIntervalMs'] as const) {
+  for (const key of ['joinTimeoutMs', 'closeTimeoutMs', 'keepAliveIntervalMs'] as const) {
     if (typeof p[key] !== 'number' || !(p[key] > 0) || !Number.isFinite(p[key])) bad(`${key} must be a positive number of milliseconds, got ${String(p[key])}`, `rdzv_conf.${key}`);
   }
+  // 0 is allowed: close as soon as minNodes are in.
+  if (typeof p.lastCallTimeoutMs !== 'number' || !(p.lastCallTimeoutMs >= 0) || !Number.isFinite(p.lastCallTimeoutMs)) bad(`lastCallTimeoutMs must be a non-negative number of milliseconds, got ${String(p.lastCallTimeoutMs)}`, 'rdzv_conf.last_call_timeout');
   if (!Number.isInteger(p.keepAliveMaxAttempt) || p.keepAliveMaxAttempt < 1) bad(`keepAliveMaxAttempt must be an integer >= 1, got ${String(p.keepAliveMaxAttempt)}`, 'rdzv_conf.keep_alive_max_attempt');
   if (p.nodeId !== undefined && (typeof p.nodeId !== 'string' || p.nodeId.length === 0)) bad('nodeId must be a non-empty string', 'node_id');
 }

@@ -219,5 +219,16 @@ describe('RendezvousHandler (in one process)', () => {
     assert.throws(() => new RendezvousHandler(store, fast({ minNodes: 3, maxNodes: 2 })), ConfigurationError);
     assert.throws(() => new RendezvousHandler(store, fast({ runId: '' })), ConfigurationError);
     assert.throws(() => new RendezvousHandler(store, fast({ keepAliveIntervalMs: 0 })), ConfigurationError);
+    assert.throws(() => new RendezvousHandler(store, fast({ lastCallTimeoutMs: -1 })), ConfigurationError);
+  });
+
+  it('lastCallTimeoutMs 0 closes the round as soon as minNodes are in', async () => {
+    const store = new MemoryStore();
+    await withHandlers(store, ['a', 'b', 'c'].map((id) => fast({ nodeId: id, minNodes: 2, maxNodes: 3, lastCallTimeoutMs: 0 })), async ([a, b, c]) => {
+      const infos = await Promise.all([a.nextRendezvous(), b.nextRendezvous()]);
+      assert.deepEqual(infos.map((i) => i.nodeCount), [2, 2]);
+      void c;
+    });
+    await store.close();
   });
 });
