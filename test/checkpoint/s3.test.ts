@@ -65,7 +65,7 @@ test('CheckpointManager on S3: asynchronous upload from the writer thread, fallb
     for (const step of [10, 20, 30]) {
       const s = stateAt(step, 2 * 1024 * 1024);
       assert.equal(await manager.saveCheckpoint(s, CheckpointTier.S3), `s3://${s3.bucket}/job/step_000000${step}`);
-      (s.modelStateDict.w as Tensor).data.fill(0);
+      ((s.modelStateDict.w as Tensor).data as Float32Array).fill(0);
     }
     assert.equal(await manager.waitForPendingSaves(60_000), true);
     assert.deepEqual(await manager.backend(CheckpointTier.S3).listCheckpoints(), ['step_00000020', 'step_00000030']);
