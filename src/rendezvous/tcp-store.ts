@@ -21,6 +21,12 @@ export interface TcpStoreConnectOptions {
    * stops answering is then reported instead of hanging the caller.
    */
   requestTimeoutMs?: number;
+  /**
+   * While calls are pending, ping the server this often, and give the connection up when nothing at
+   * all has come back for 3 intervals: a host that froze or vanished without closing its sockets is
+   * then detected in seconds, not at TCP's own timeouts. Default 2 s.
+   */
+  heartbeatMs?: number;
 }
 
 type Pending = { resolve: (value: unknown) => void; reject: (err: Error) => void; timer?: NodeJS.Timeout };
@@ -33,14 +39,18 @@ export class TcpStore implements Store {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private failure: DistributedSetupError | undefined;
+  private lastReceived = Date.now();
+  private heartbeat: NodeJS.Timeout | undefined;
 
   private constructor(
     readonly endpoint: string,
     private readonly socket: net.Socket,
     decoder: FrameDecoder,
     private readonly requestTimeoutMs: number,
+    private readonly heartbeatMs: number,
   ) {
     socket.on('data', (chunk: Buffer) => {
+      this.lastReceived = Date.now();
       let frames: unknown[];
       try {
         frames = decoder.push(chunk);
@@ -60,6 +70,8 @@ export class TcpStore implements Store {
     checkToken(options.token, 'TcpStore.connect');
     const timeoutMs = checkTimeout(options.timeoutMs ?? 30_000, 'TcpStore.connect timeoutMs');
     const requestTimeoutMs = options.requestTimeoutMs ?? 60_000;
+    const heartbeatMs = options.heartbeatMs ?? 2_000;
+    if (!(heartbeatMs > 0) || heartbeatMs > MAX_TIMER_MS) throw new ConfigurationError(`TcpStore heartbeatMs must be a positive number of milliseconds, got ${String(heartbeatMs)}`);
     const endpoint = options.endpoint;
     const deadline = Date.now() + timeoutMs;
     let delay = 25;
@@ -70,7 +82,7 @@ export class TcpStore implements Store {
         const socket = await openSocket(host, port, Math.max(left, 1));
         const decoder = new FrameDecoder(MAX_FRAME_BYTES);
         await authenticate(socket, decoder, options.token, endpoint, Math.max(deadline - Date.now(), 1_000));
-        return new TcpStore(endpoint, socket, decoder, requestTimeoutMs);
+        return new TcpStore(endpoint, socket, decoder, requestTimeoutMs, heartbeatMs);
       } catch (err) {
         if (err instanceof DistributedSetupError) throw err; // refused: retrying cannot help
         lastError = describeError(err);
@@ -169,7 +181,28 @@ export class TcpStore implements Store {
       }
       this.pending.set(id, p);
       this.socket.write(encodeFrame({ ...body, id }));
+      this.armHeartbeat();
     });
+  }
+
+  /** Runs only while calls are pending, so an idle client costs nothing and never keeps a process alive. */
+  private armHeartbeat(): void {
+    if (this.heartbeat !== undefined) return;
+    this.lastReceived = Date.now(); // silence while idle is no sign of trouble
+    this.heartbeat = setInterval(() => {
+      if (this.pending.size === 0) {
+        clearInterval(this.heartbeat);
+        this.heartbeat = undefined;
+        return;
+      }
+      const silent = Date.now() - this.lastReceived;
+      if (silent > 3 * this.heartbeatMs) {
+        this.fail(`Lost the connection to the store at ${this.endpoint}: no answer for ${silent} ms (the host is frozen or unreachable)`);
+        return;
+      }
+      if (silent >= this.heartbeatMs) this.call({ op: 'ping' }).catch(() => undefined);
+    }, this.heartbeatMs);
+    this.heartbeat.unref();
   }
 
   private onReply(reply: StoreReply): void {
@@ -185,6 +218,8 @@ export class TcpStore implements Store {
 
   private fail(message: string): void {
     if (this.failure !== undefined) return;
+    if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
     this.failure = new DistributedSetupError(message, {
       context: { endpoint: this.endpoint },
       suggestions: ['The agent hosting the TCP store has probably exited: the job must re-rendezvous (with etcd, the store survives any one node).'],

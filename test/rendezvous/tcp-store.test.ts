@@ -189,6 +189,39 @@ describe('TcpStore security and failures', () => {
     await client.close();
   });
 
+  it('a frozen host (SIGSTOP: sockets open, no answers) makes pending calls reject after 3 heartbeats', async () => {
+    const script = fileURLToPath(new URL('./fixtures/store-host.ts', import.meta.url));
+    const child = spawn(process.execPath, ['--import', 'tsx', script], { env: { ...process.env, TOKEN }, stdio: ['ignore', 'pipe', 'inherit'] });
+    after(() => child.kill('SIGKILL'));
+    const endpoint = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      const timer = setTimeout(() => reject(new Error('store host did not start')), 20_000);
+      child.stdout.on('data', (c: Buffer) => {
+        out += c.toString();
+        const m = /ENDPOINT (\S+)/.exec(out);
+        if (m !== null) {
+          clearTimeout(timer);
+          resolve(m[1]);
+        }
+      });
+    });
+    const client = await TcpStore.connect({ endpoint, token: TOKEN, timeoutMs: 5_000, heartbeatMs: 200 });
+    // A long wait with heartbeats flowing is not mistaken for a frozen host.
+    await assert.rejects(client.wait(['never'], 1_000), (err: unknown) => err instanceof DistributedSetupError && /Timed out/.test(err.message));
+    const pending = client.wait(['never'], 60_000);
+    child.kill('SIGSTOP');
+    const stoppedAt = Date.now();
+    try {
+      await assert.rejects(pending, (err: unknown) => err instanceof DistributedSetupError && /no answer/.test(err.message));
+      const took = Date.now() - stoppedAt;
+      assert.ok(took >= 500 && took < 5_000, `took ${took} ms`);
+      await assert.rejects(client.get('x'), DistributedSetupError);
+    } finally {
+      child.kill('SIGKILL');
+      await client.close();
+    }
+  });
+
   it('a client that goes away frees its server-side waiters', async () => {
     const server = await TcpStoreServer.start({ port: 0, token: TOKEN, logger: quiet });
     try {
