@@ -1,5 +1,5 @@
 import { ConfigurationError } from '../errors/index.js';
-import type { S3Settings } from './s3-io.js';
+import type { S3Settings } from './s3-settings.js';
 
 export type AsyncSavePolicy = 'warn' | 'fail' | 'retry';
 

@@ -13,7 +13,7 @@ export { MemoryLimitExceeded } from './errors.js';
 export { MemorySnapshotBackend, type MemorySnapshotBackendOptions } from './memory-backend.js';
 export { NVMeBackend, type NVMeBackendOptions } from './nvme-backend.js';
 export { S3Backend, type S3BackendOptions } from './s3-backend.js';
-export type { S3Settings } from './s3-io.js';
+export type { S3Settings } from './s3-settings.js';
 export { CheckpointConfig, type CheckpointConfigOptions, type AsyncSavePolicy, type KeepLastN } from './config.js';
 export { CheckpointManager, type CheckpointManagerOptions, type LoadCheckpointOptions, type AsyncCapableBackend } from './manager.js';
 export { AsyncCallsQueue, AsyncRequest, singleRankAgreement, type AsyncCallsQueueOptions, type AsyncRequestInit, type FinalizeFn, type RankAgreement } from './async-queue.js';

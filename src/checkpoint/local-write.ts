@@ -69,6 +69,11 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
+/** A hidden name for a checkpoint being deleted or replaced; removeStaleTemporaries cleans up after a crash. */
+export function trashName(name: string): string {
+  return `${TRASH_PREFIX}${name}-${process.pid}-${randomBytes(4).toString('hex')}`;
+}
+
 function tempName(name: string): string {
   return `${TEMP_PREFIX}${name}-${process.pid}-${randomBytes(4).toString('hex')}`;
 }
@@ -109,7 +114,7 @@ async function publish(root: string, tmp: string, finalDir: string, fsync: boole
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
     // Re-saving a step: the old copy steps aside (hidden, so never loaded), the new one takes its name.
-    const trash = path.join(root, `${TRASH_PREFIX}${path.basename(finalDir)}-${process.pid}-${randomBytes(4).toString('hex')}`);
+    const trash = path.join(root, trashName(path.basename(finalDir)));
     await fsp.rename(finalDir, trash);
     await fsp.rename(tmp, finalDir);
     if (fsync) await fsyncDir(root);

@@ -4,7 +4,7 @@ import { CheckpointLoadError } from '../errors/index.js';
 import { stageWrite } from './async-save.js';
 import { CheckpointLoadConfig } from './load-config.js';
 import { readLocalCheckpoint } from './local-read.js';
-import { fsyncDir, removeStaleTemporaries, writeLocalCheckpoint } from './local-write.js';
+import { fsyncDir, removeStaleTemporaries, trashName, writeLocalCheckpoint } from './local-write.js';
 import { COMMIT_FILE } from './manifest.js';
 import { assertValidName, checkpointName, isValidName, sortByStep } from './names.js';
 import { sharedCaller, type PersistentAsyncCaller } from './persistent-caller.js';
@@ -99,12 +99,21 @@ export class NVMeBackend implements CheckpointBackend {
     return sortByStep(committed.filter((n): n is string => n !== null));
   }
 
-  /** Removes the marker first (made durable), so that a half-deleted directory is never taken for a checkpoint. */
+  /**
+   * Renames the checkpoint to a hidden name first (atomic: it stops being a checkpoint at once), then removes it;
+   * a crash in between leaves only a hidden leftover that the next save or cleanup removes.
+   */
   async delete(name: string): Promise<void> {
     const dir = this.pathOf(name);
-    await fsp.rm(path.join(dir, COMMIT_FILE), { force: true });
-    if (this.fsync) await fsyncDir(dir).catch(() => undefined);
-    await fsp.rm(dir, { recursive: true, force: true });
+    const trash = path.join(this.root, trashName(name));
+    try {
+      await fsp.rename(dir, trash);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    if (this.fsync) await fsyncDir(this.root);
+    await fsp.rm(trash, { recursive: true, force: true });
   }
 
   async getLatestCheckpoint(): Promise<string | null> {

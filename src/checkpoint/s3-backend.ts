@@ -5,7 +5,9 @@ import { CheckpointLoadConfig } from './load-config.js';
 import { assertValidName, checkpointName, sortByStep } from './names.js';
 import { sharedCaller, type PersistentAsyncCaller } from './persistent-caller.js';
 import { planCheckpoint } from './plan.js';
-import { deleteS3Checkpoint, listS3Checkpoints, makeS3Client, normalizedPrefix, readS3Checkpoint, s3Exists, writeS3Checkpoint, type S3Settings } from './s3-io.js';
+import { normalizedPrefix, type S3Settings } from './s3-settings.js';
+
+type S3Io = typeof import('./s3-io.js');
 import { StagingPool } from './staging.js';
 import { CheckpointState } from './state.js';
 import { CheckpointTier, type CheckpointBackend, type PendingSave } from './tier.js';
@@ -20,7 +22,7 @@ export interface S3BackendOptions extends S3Settings {
 export class S3Backend implements CheckpointBackend {
   readonly tier = CheckpointTier.S3;
   readonly settings: S3Settings;
-  readonly client: S3Client;
+  private io: Promise<{ mod: S3Io; client: S3Client }> | undefined;
   readonly stagingPool: StagingPool;
   private readonly caller: PersistentAsyncCaller;
   private readonly loadConfig: CheckpointLoadConfig;
@@ -34,10 +36,20 @@ export class S3Backend implements CheckpointBackend {
       throw new ConfigurationError(`partSize ${settings.partSize} is below S3's 5 MiB minimum part`, { configKey: 'partSize' });
     }
     this.settings = settings;
-    this.client = makeS3Client(settings);
     this.caller = caller ?? sharedCaller();
     this.stagingPool = stagingPool ?? new StagingPool();
     this.loadConfig = loadConfig ?? new CheckpointLoadConfig();
+  }
+
+  /** The AWS SDK is loaded on first use only, so that processes without an S3 tier never pay for it. */
+  private async s3(): Promise<{ mod: S3Io; client: S3Client }> {
+    this.io ??= import('./s3-io.js').then((mod) => ({ mod, client: mod.makeS3Client(this.settings) }));
+    return this.io;
+  }
+
+  /** The S3 client this backend uses. */
+  async getClient(): Promise<S3Client> {
+    return (await this.s3()).client;
   }
 
   pathOf(name: string): string {
@@ -48,7 +60,8 @@ export class S3Backend implements CheckpointBackend {
   async save(state: CheckpointState, name = checkpointName(state.step)): Promise<string> {
     assertValidName(name, this.tier);
     const { plan, sources } = planCheckpoint(state.toDict(), { step: state.step, worldSize: state.worldSize, timestamp: state.timestamp });
-    return writeS3Checkpoint(this.settings, name, plan, sources, this.client);
+    const { mod, client } = await this.s3();
+    return mod.writeS3Checkpoint(this.settings, name, plan, sources, client);
   }
 
   async saveAsync(state: CheckpointState, name = checkpointName(state.step)): Promise<PendingSave> {
@@ -67,22 +80,26 @@ export class S3Backend implements CheckpointBackend {
     const n = name ?? (await this.getLatestCheckpoint());
     if (n === null) throw new CheckpointLoadError('No committed checkpoint under this prefix', { tier: this.tier, path: `s3://${this.settings.bucket}/${normalizedPrefix(this.settings)}` });
     assertValidName(n, this.tier);
-    const { state } = await readS3Checkpoint(this.settings, n, config, this.client);
+    const { mod, client } = await this.s3();
+    const { state } = await mod.readS3Checkpoint(this.settings, n, config, client);
     return CheckpointState.fromDict(state, { validate: config.validateStructure, where: this.pathOf(n) });
   }
 
   async exists(name: string): Promise<boolean> {
     assertValidName(name, this.tier);
-    return s3Exists(this.settings, name, this.client);
+    const { mod, client } = await this.s3();
+    return mod.s3Exists(this.settings, name, client);
   }
 
   async listCheckpoints(prefix = ''): Promise<string[]> {
-    return sortByStep((await listS3Checkpoints(this.settings, this.client)).filter((n) => n.startsWith(prefix)));
+    const { mod, client } = await this.s3();
+    return sortByStep((await mod.listS3Checkpoints(this.settings, client)).filter((n) => n.startsWith(prefix)));
   }
 
   async delete(name: string): Promise<void> {
     assertValidName(name, this.tier);
-    await deleteS3Checkpoint(this.settings, name, this.client);
+    const { mod, client } = await this.s3();
+    await mod.deleteS3Checkpoint(this.settings, name, client);
   }
 
   async getLatestCheckpoint(): Promise<string | null> {

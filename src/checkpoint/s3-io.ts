@@ -14,44 +14,14 @@ import { crc32, crcHex } from './crc32.js';
 import type { CheckpointLoadConfig } from './load-config.js';
 import { COMMIT_FILE, FORMAT_NAME, MANIFEST_FILE, MAX_MANIFEST_BYTES, parseCommit, parseManifest, type Manifest } from './manifest.js';
 import { isValidName } from './names.js';
+import { normalizedPrefix, type S3Settings } from './s3-settings.js';
+export { normalizedPrefix, type S3Settings };
 import { buildManifest, type CheckpointPlan, type PlannedFile, type WrittenChecksums } from './plan.js';
 import type { StateValue } from './state-dict.js';
 import { assembleState, checkManifestBounds } from './verify.js';
 
-/** Everything needed to reach the bucket; plain data, so that it can be handed to the writer thread. */
-export interface S3Settings {
-  bucket: string;
-  /** Key prefix of every checkpoint, e.g. "training/run-001/" (a trailing "/" is added if missing). */
-  prefix?: string;
-  region?: string;
-  /** For S3-compatible servers (MinIO, s3rver, ...): their URL. */
-  endpoint?: string;
-  forcePathStyle?: boolean;
-  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
-  /** Multipart part size in bytes (S3's minimum is 5 MiB); objects larger than one part go multipart. Default 8 MiB. */
-  partSize?: number;
-  /** Parts uploaded at once. Default 4. */
-  queueSize?: number;
-  /** Attempts per request, retries included. Default 3. */
-  maxAttempts?: number;
-  /** Per-request timeout in ms. Default 60000. */
-  requestTimeoutMs?: number;
-  /**
-   * The SDK's own checksums. Default WHEN_REQUIRED: our manifest already checksums every byte, and some
-   * S3-compatible servers store the SDK's chunk framing inside objects when it is on.
-   */
-  requestChecksumCalculation?: 'WHEN_SUPPORTED' | 'WHEN_REQUIRED';
-  /** ListObjectsV2 page size (default 1000; smaller only to exercise paging). */
-  listPageSize?: number;
-}
-
 const CHUNK = 8 * 1024 * 1024;
 const MIN_PART = 5 * 1024 * 1024;
-
-export function normalizedPrefix(settings: S3Settings): string {
-  const p = settings.prefix ?? '';
-  return p === '' || p.endsWith('/') ? p : `${p}/`;
-}
 
 export function makeS3Client(settings: S3Settings): S3Client {
   const config: S3ClientConfig = {

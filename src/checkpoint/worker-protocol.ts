@@ -1,5 +1,5 @@
 import type { CheckpointPlan } from './plan.js';
-import type { S3Settings } from './s3-io.js';
+import type { S3Settings } from './s3-settings.js';
 
 /** Where a background write goes: plain data, posted to the writer thread. */
 export type WriteTarget = { kind: 'local'; root: string; fsync?: boolean } | { kind: 's3'; settings: S3Settings };

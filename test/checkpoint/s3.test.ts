@@ -33,11 +33,11 @@ test('S3Backend against a real s3rver: save, paged listing, load, retention, mul
     assert.ok(same(back, stateAt(10, 100)));
     assert.deepEqual(await b.cleanupOldCheckpoints(1), ['step_00000002', 'step_00000009']);
     assert.deepEqual(await b.listCheckpoints(), ['step_00000010']);
-    const keys = await b.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: 'runs/r1/' }));
+    const keys = await (await b.getClient()).send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: 'runs/r1/' }));
     assert.deepEqual((keys.Contents ?? []).map((o) => o.Key).sort(), ['runs/r1/step_00000010/COMMITTED', 'runs/r1/step_00000010/manifest.json', 'runs/r1/step_00000010/model.safetensors', 'runs/r1/step_00000010/optimizer.safetensors']);
     // 12 MiB of weights with 5 MiB parts: a three-part multipart upload.
     const commands: string[] = [];
-    b.client.middlewareStack.add((next, context) => async (args) => {
+    (await b.getClient()).middlewareStack.add((next, context) => async (args) => {
       commands.push(String(context.commandName));
       return next(args);
     }, { step: 'initialize', name: 'recordCommands' });
@@ -48,7 +48,7 @@ test('S3Backend against a real s3rver: save, paged listing, load, retention, mul
     assert.equal(commands.filter((c) => c === 'CompleteMultipartUploadCommand').length, 1);
     // The marker is the very last object written.
     assert.equal(commands.at(-1), 'PutObjectCommand');
-    const head = await b.client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: 'runs/r1/step_00000011/model.safetensors' }));
+    const head = await (await b.getClient()).send(new HeadObjectCommand({ Bucket: s3.bucket, Key: 'runs/r1/step_00000011/model.safetensors' }));
     assert.ok((head.ContentLength ?? 0) > 12 * 1024 * 1024);
     assert.ok(same(await b.load('step_00000011'), big));
   } finally {
