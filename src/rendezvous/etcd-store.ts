@@ -61,6 +61,9 @@ export class EtcdStore implements Store {
       // etcd3's default watch backoff grows to 30 s, and its timer holds the process open that long
       // after etcd went away; a wait gives up after requestTimeoutMs anyway.
       faultHandling: { watchBackoff: constantBackoff(Math.min(250, requestTimeoutMs)) },
+      // HTTP/2 pings find a frozen or vanished etcd while a watch is open (no call deadline covers a
+      // watch). etcd refuses pings more often than every 5 s (--grpc-keepalive-min-time).
+      grpcOptions: { 'grpc.keepalive_time_ms': 5_000, 'grpc.keepalive_timeout_ms': Math.min(5_000, requestTimeoutMs), 'grpc.keepalive_permit_without_calls': 0 },
     };
     if (options.auth !== undefined) clientOptions.auth = options.auth;
     if (options.credentials !== undefined) clientOptions.credentials = options.credentials;
@@ -216,7 +219,8 @@ export class EtcdStore implements Store {
         await result;
       } finally {
         for (const t of timers) clearTimeout(t);
-        await Promise.all(watchers.map((w) => w.cancel().catch(() => undefined)));
+        // Not awaited: on a frozen etcd a cancel never completes, and the answer matters to nobody.
+        for (const w of watchers) w.cancel().catch(() => undefined);
       }
     });
   }

@@ -122,4 +122,24 @@ describe('EtcdStore failures', () => {
       await etcd.stop();
     }
   });
+
+  it('a frozen etcd (SIGSTOP: connection open, no answers) makes a pending wait and later calls reject', async () => {
+    const etcd = await startEtcd();
+    const store = await EtcdStore.connect({ endpoints: etcd.endpoint, token: TOKEN, namespace: 'eh/frozen/', requestTimeoutMs: 1_000 });
+    try {
+      const pending = store.wait(['never'], 120_000);
+      pending.catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 100));
+      process.kill(etcd.pid, 'SIGSTOP');
+      const stoppedAt = Date.now();
+      await assert.rejects(pending, DistributedSetupError);
+      const waitTook = Date.now() - stoppedAt;
+      await assert.rejects(store.get('k'), DistributedSetupError);
+      assert.ok(waitTook < 20_000, `wait rejected after ${waitTook} ms`);
+    } finally {
+      process.kill(etcd.pid, 'SIGCONT');
+      await store.close();
+      await etcd.stop();
+    }
+  });
 });
