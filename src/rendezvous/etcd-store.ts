@@ -187,24 +187,29 @@ export class EtcdStore implements Store {
       const timers: NodeJS.Timeout[] = [];
       try {
         // Watch first, then read: a key set between the two is seen by one or the other.
-        for (const key of new Set(keys)) {
-          const w = await this.kv.watch().key(key).only('put').create();
-          watchers.push(w);
-          let lostTimer: NodeJS.Timeout | undefined;
-          w.on('put', () => {
-            missing.delete(key);
-            if (missing.size === 0) finish();
-          });
-          w.on('disconnected', () => {
-            lostTimer ??= setTimeout(() => finish(this.lost('wait', 'the watch stream was disconnected and did not come back')), this.requestTimeoutMs);
-            timers.push(lostTimer);
-          });
-          w.on('connected', () => {
-            if (lostTimer !== undefined) clearTimeout(lostTimer);
-            lostTimer = undefined;
-          });
-          w.on('error', (err) => finish(this.lost('wait', describeError(err))));
-        }
+        // allSettled: if one watch cannot be created, the others still end up in `watchers` to be cancelled.
+        const created = await Promise.allSettled(
+          [...new Set(keys)].map(async (key) => {
+            const w = await this.kv.watch().key(key).only('put').create();
+            watchers.push(w);
+            let lostTimer: NodeJS.Timeout | undefined;
+            w.on('put', () => {
+              missing.delete(key);
+              if (missing.size === 0) finish();
+            });
+            w.on('disconnected', () => {
+              lostTimer ??= setTimeout(() => finish(this.lost('wait', 'the watch stream was disconnected and did not come back')), this.requestTimeoutMs);
+              timers.push(lostTimer);
+            });
+            w.on('connected', () => {
+              if (lostTimer !== undefined) clearTimeout(lostTimer);
+              lostTimer = undefined;
+            });
+            w.on('error', (err) => finish(this.lost('wait', describeError(err))));
+          }),
+        );
+        const failed = created.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed !== undefined) throw failed.reason;
         const present = await Promise.all([...missing].map(async (k) => ((await this.kv.get(k).string()) === null ? undefined : k)));
         for (const k of present) if (k !== undefined) missing.delete(k);
         if (missing.size === 0) finish();

@@ -85,6 +85,7 @@ export class RendezvousHandler {
   private keepAliveTimer: NodeJS.Timeout | undefined;
   private keepAliveStarted: Promise<void> | undefined;
   private keepAliveError: unknown;
+  private beating: Promise<void> | undefined;
   private stopped = false;
 
   constructor(
@@ -158,6 +159,7 @@ export class RendezvousHandler {
         case 'finish':
           return this.finish(state as RendezvousState);
         case 'closed':
+          await this.stopKeepAlive().catch(() => undefined);
           throw new DistributedSetupError(`The rendezvous of run "${this.params.runId}" is closed: the job has finished`, {
             context: { runId: this.params.runId },
             suggestions: ['Start a new job with a new --rdzv-id to train again.'],
@@ -167,8 +169,10 @@ export class RendezvousHandler {
           continue;
         case 'timeout':
           this.joined = undefined;
-          // Leave the round so the others' counts are right; if that fails our keep-alive lapse does it.
+          // Leave the round so the others' counts are right, and stop looking alive: a node that gave up
+          // must not count as waiting (which would make the others restart for nothing).
           await this.leaveOpenRound().catch(() => undefined);
+          await this.stopKeepAlive().catch(() => undefined);
           throw d.error;
         case 'wait':
           await this.waitForChange(state?.version ?? 0, d.untilMs - Date.now());
@@ -223,12 +227,22 @@ export class RendezvousHandler {
   async shutdown(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    if (this.keepAliveTimer !== undefined) clearInterval(this.keepAliveTimer);
-    this.keepAliveTimer = undefined;
     await this.bounded('shutdown', async () => {
-      await this.store.delete(this.aliveKey(this.nodeId, this.session));
+      await this.stopKeepAlive();
       await this.leaveOpenRound();
     });
+  }
+
+  /** Stop refreshing and delete our keep-alive key; a later nextRendezvous() starts it again. */
+  private async stopKeepAlive(): Promise<void> {
+    const started = this.keepAliveStarted;
+    this.keepAliveStarted = undefined;
+    await started?.catch(() => undefined);
+    if (this.keepAliveTimer !== undefined) clearInterval(this.keepAliveTimer);
+    this.keepAliveTimer = undefined;
+    // A beat in flight would re-create the key after our delete.
+    await this.beating;
+    await this.store.delete(this.aliveKey(this.nodeId, this.session));
   }
 
   /** Remove this incarnation from the current round if that round is still open. */
@@ -302,9 +316,14 @@ export class RendezvousHandler {
       for (const key of await this.store.keys(mine)) await this.store.delete(key);
       await this.beat();
       this.keepAliveTimer = setInterval(() => {
-        this.beat().catch((err: unknown) => {
-          this.keepAliveError = err;
-        });
+        if (this.beating !== undefined) return; // the store is slow: do not pile up writes
+        this.beating = this.beat()
+          .catch((err: unknown) => {
+            this.keepAliveError = err;
+          })
+          .finally(() => {
+            this.beating = undefined;
+          });
       }, Math.min(this.params.keepAliveIntervalMs, MAX_TIMER_MS));
       this.keepAliveTimer.unref();
     })();
@@ -312,7 +331,7 @@ export class RendezvousHandler {
   }
 
   private async beat(): Promise<void> {
-    if (this.stopped) return;
+    if (this.keepAliveTimer === undefined && this.keepAliveStarted === undefined) return;
     await this.store.set(this.aliveKey(this.nodeId, this.session), String(Date.now()), { ttlMs: this.aliveTtlMs });
     this.keepAliveError = undefined;
   }

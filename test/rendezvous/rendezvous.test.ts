@@ -88,9 +88,13 @@ describe('RendezvousHandler (in one process)', () => {
       });
       const took = Date.now() - started;
       assert.ok(took >= 350 && took < 3_000, `took ${took} ms`);
-      // It left the round, so a later attempt starts from a clean count.
+      // It left the round, so a later attempt starts from a clean count, and it no longer looks alive
+      // (a node that gave up must not count as waiting for the others).
       const state = JSON.parse((await store.get('lonely-run/rdzv/state')) ?? '{}') as { participants: unknown[] };
       assert.equal(state.participants.length, 0);
+      assert.deepEqual(await store.keys('lonely-run/rdzv/alive/'), []);
+      await sleep(250);
+      assert.deepEqual(await store.keys('lonely-run/rdzv/alive/'), []);
     });
     await store.close();
   });
