@@ -56,6 +56,7 @@ export async function startEtcd(options: { readyTimeoutMs?: number } = {}): Prom
     const stop = (): Promise<void> => {
       stopping ??= (async () => {
         if (child.exitCode === null && child.signalCode === null) {
+          child.kill('SIGCONT'); // a test may have frozen it; a stopped process ignores SIGTERM
           child.kill('SIGTERM');
           const killTimer = setTimeout(() => child.kill('SIGKILL'), 5_000);
           await exited;

@@ -125,6 +125,16 @@ export function storeConformance(opts: ConformanceOptions): void {
       assert.equal(await b.get(`${p}kept`), 'w');
     }));
 
+  it('add keeps a TTL key\'s expiry (a counter bump is not a liveness refresh)', () =>
+    withStores(async (a, b, p) => {
+      const ttl = opts.ttlMs;
+      await a.set(`${p}c`, '5', { ttlMs: ttl });
+      assert.equal(await b.add(`${p}c`, 2), 7);
+      assert.equal(await a.get(`${p}c`), '7');
+      await sleep(ttl * 2.2);
+      assert.equal(await a.get(`${p}c`), undefined);
+    }));
+
   it('bad arguments are ConfigurationErrors, not silent misbehaviour', () =>
     withStores(async (a) => {
       await assert.rejects(async () => a.get(''), ConfigurationError);
