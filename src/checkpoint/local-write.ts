@@ -7,8 +7,12 @@ import { crc32, crcHex } from './crc32.js';
 import { COMMIT_FILE, FORMAT_NAME, MANIFEST_FILE } from './manifest.js';
 import { buildManifest, type CheckpointPlan, type PlannedFile, type WrittenChecksums } from './plan.js';
 
-/** Bytes handed to one write call: large enough for sequential throughput, small enough to overlap the checksum. */
-const CHUNK = 8 * 1024 * 1024;
+/**
+ * Bytes handed to one write call, and calls in flight per file. Measured here (384 MiB, ext4 on virtio):
+ * one 8 MiB write at a time took 1.1-1.5 s, two 32 MiB writes in flight 0.5 s, fdatasync included.
+ */
+const CHUNK = 32 * 1024 * 1024;
+const IN_FLIGHT = 2;
 export const TEMP_PREFIX = '.tmp-';
 const TRASH_PREFIX = '.trash-';
 
@@ -26,26 +30,35 @@ async function writeAll(fh: FileHandle, data: Uint8Array, position: number): Pro
   }
 }
 
-/** Writes straight from the source arrays, checksumming each chunk while the previous write is in flight. */
+/**
+ * Writes straight from the source arrays (no concatenation), a few large positional writes in flight, each
+ * chunk checksummed on this thread while the writes run on libuv's pool; one fdatasync at the end.
+ */
 async function writeDataFile(dir: string, file: PlannedFile, sources: Uint8Array[], sums: WrittenChecksums, fsync: boolean): Promise<void> {
   const fh = await fsp.open(path.join(dir, file.name), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+  const inflight = new Set<Promise<void>>();
+  const issue = async (data: Uint8Array, position: number): Promise<void> => {
+    while (inflight.size >= IN_FLIGHT) await Promise.race(inflight);
+    const p: Promise<void> = writeAll(fh, data, position).finally(() => inflight.delete(p));
+    inflight.add(p);
+  };
   try {
-    const headerWrite = writeAll(fh, file.header, 0);
+    await issue(file.header, 0);
     sums.header.set(file.name, crcHex(crc32(file.header)));
-    await headerWrite;
     for (const t of file.tensors) {
       const src = sources[t.source];
       let crc = 0;
       for (let off = 0; off < src.length; off += CHUNK) {
         const chunk = src.subarray(off, Math.min(src.length, off + CHUNK));
-        const pending = writeAll(fh, chunk, t.begin + off);
+        await issue(chunk, t.begin + off);
         crc = crc32(chunk, crc);
-        await pending;
       }
       sums.tensor.set(t.id, crcHex(crc));
     }
+    await Promise.all(inflight);
     if (fsync) await fh.datasync();
   } finally {
+    await Promise.allSettled(inflight);
     await fh.close();
   }
 }
