@@ -36,10 +36,13 @@ function packageName(spec: string): { name: string; sub: string } {
   return { name: parts.slice(0, n).join('/'), sub: parts.slice(n).join('/') };
 }
 
-/** A file: URL for `spec` as seen from `fromFile`; node: builtins are returned as they are. */
-export function resolveModuleUrl(spec: string, fromFile: string): string {
+/**
+ * A file: URL for `spec`: a path is taken relative to `cwd`; a package name is resolved as an import in
+ * `fromFile` (the script) would resolve it. node: builtins are returned as they are.
+ */
+export function resolveModuleUrl(spec: string, fromFile: string, cwd = process.cwd()): string {
   if (spec.startsWith('node:') || spec.startsWith('file:') || spec.startsWith('data:')) return spec;
-  if (spec.startsWith('.') || isAbsolute(spec)) return pathToFileURL(resolve(dirname(fromFile), spec)).href;
+  if (spec.startsWith('.') || isAbsolute(spec)) return pathToFileURL(resolve(cwd, spec)).href;
   const { name, sub } = packageName(spec);
   // Walk up node_modules directories for the package, then honour its "exports" with import conditions.
   let dir = dirname(resolve(fromFile));

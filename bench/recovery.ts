@@ -1,0 +1,143 @@
+/**
+ * Recovery benchmark: 2 workers train a small model, one is killed with SIGKILL, and we time from the
+ * kill to the next training step completed by every rank. `eh run` (TensorFlow.js on wasm, gradients
+ * averaged through the job's store, a checkpoint every step, standby workers with TensorFlow.js
+ * preloaded) beside torchrun (PyTorch DDP on gloo, a checkpoint every step), alternating runs in the
+ * same process so both see the same machine load. Median of RUNS (default 5) runs each.
+ *   node --import tsx bench/recovery.ts            (needs `npm run build` first: it launches dist/cli/main.js)
+ *   RECOVERY_RUNS=7 node --import tsx bench/recovery.ts
+ * torchrun gets --monitor_interval 0.1 (its best case) and --redirects 1 --tee 2: Debian's torch 1.13 on
+ * Python 3.11 cannot parse the default "0" (IntFlag iteration skips 0), so a non-zero value is needed.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
+const EH = join(ROOT, 'dist', 'cli', 'main.js');
+const TORCHRUN = '/usr/bin/torchrun';
+
+interface Line {
+  rank: number;
+  step: number;
+  at: number;
+  restart: number;
+}
+
+function readProgress(path: string): Line[] {
+  if (!existsSync(path)) return [];
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => {
+      const [rank, step, at, restart] = l.trim().split(/\s+/).map(Number);
+      return { rank, step, at, restart };
+    })
+    .filter((l) => Number.isFinite(l.at));
+}
+
+async function until<T>(what: string, fn: () => T | undefined, ms: number): Promise<T> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    const v = fn();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+}
+
+/** One run (eh-cold: no standby workers, every worker starts Node and TensorFlow.js afresh): returns milliseconds from the kill to the first step every rank completed after it. */
+async function runOnce(kind: 'eh' | 'eh-cold' | 'torchrun'): Promise<{ recoveryMs: number; stepMs: number }> {
+  const dir = mkdtempSync(join(tmpdir(), `eh-bench-recovery-${kind}-`));
+  const progress = join(dir, 'progress');
+  const stopFile = join(dir, 'stop');
+  const env = { ...process.env, CKPT_DIR: dir, PROGRESS: progress, STOP_FILE: stopFile, OMP_NUM_THREADS: '1' };
+ const ehArgs = [EH, 'run', '--standalone', '--nproc-per-node', '2', '--max-restarts', '3', '--grace-period', '5', '--log-dir', join(dir, 'logs')];
+  const args =
+    kind === 'eh'
+      ? [...ehArgs, '--preload', './bench/recovery-preload.ts', 'bench/recovery-worker.ts']
+      : kind === 'eh-cold'
+        ? [...ehArgs, '--standby-workers', '0', 'bench/recovery-worker.ts']
+        : ['--standalone', '--nproc_per_node', '2', '--max_restarts', '3', '--monitor_interval', '0.1', '--redirects', '1', '--tee', '2', 'bench/recovery_torch.py'];
+  const child = spawn(kind !== 'torchrun' ? process.execPath : TORCHRUN, args, { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  try {
+    const first = await until('the first step', () => readProgress(progress).find((l) => l.step >= 1), 120_000);
+    // Give the launcher time to settle (eh: its standby workers boot a second after the start).
+    await until('3 s of training', () => (Date.now() - first.at > 3000 ? true : undefined), 60_000);
+    const before = readProgress(progress);
+    const stepMs = (before[before.length - 1].at - first.at) / Math.max(1, before.filter((l) => l.rank === 0).length - 1);
+    const pid = Number(readFileSync(join(dir, 'pid-rank1-r0'), 'utf8'));
+    const killedAt = Date.now();
+    process.kill(pid, 'SIGKILL');
+    const recoveredAt = await until('a step by every rank after the restart', () => {
+      const after = readProgress(progress).filter((l) => l.restart >= 1);
+      const firsts = [0, 1].map((r) => after.find((l) => l.rank === r)?.at);
+      return firsts.every((t) => t !== undefined) ? Math.max(...(firsts as number[])) : undefined;
+    }, 120_000);
+    writeFileSync(stopFile, '');
+    const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 30_000))]);
+    if (code !== 0) throw new Error(`${kind} did not end cleanly (${String(code)}):\n${stderr.slice(-2000)}`);
+    return { recoveryMs: recoveredAt - killedAt, stepMs };
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+export async function main(): Promise<{ eh: number; ehNoStandby: number; torchrun: number | undefined }> {
+  if (!existsSync(EH)) throw new Error(`${EH} is missing: run \`npm run build\` first`);
+  const runs = Number(process.env.RECOVERY_RUNS ?? '5');
+  const haveTorch = existsSync(TORCHRUN) && spawnSync('/usr/bin/python3', ['-c', 'import torch'], { timeout: 60_000 }).status === 0;
+  const results: { eh: number[]; cold: number[]; torchrun: number[]; ehStep: number[]; coldStep: number[]; torchStep: number[] } = { eh: [], cold: [], torchrun: [], ehStep: [], coldStep: [], torchStep: [] };
+  for (let i = 0; i < runs; i++) {
+    const e = await runOnce('eh');
+    results.eh.push(e.recoveryMs);
+    results.ehStep.push(e.stepMs);
+    const c = await runOnce('eh-cold');
+    results.cold.push(c.recoveryMs);
+    results.coldStep.push(c.stepMs);
+    process.stdout.write(`run ${i + 1}/${runs}: eh run ${e.recoveryMs} ms, eh run without standby ${c.recoveryMs} ms`);
+    if (haveTorch) {
+      const t = await runOnce('torchrun');
+      results.torchrun.push(t.recoveryMs);
+      results.torchStep.push(t.stepMs);
+      process.stdout.write(`, torchrun ${t.recoveryMs} ms`);
+    }
+    process.stdout.write('\n');
+  }
+  const eh = median(results.eh);
+  const torch = haveTorch ? median(results.torchrun) : undefined;
+  const row = (name: string, xs: number[], stepMs: number[]): string =>
+    `| ${name.padEnd(22)} | ${String(median(xs)).padStart(10)} | ${String(Math.min(...xs)).padStart(7)} | ${String(Math.max(...xs)).padStart(7)} | ${median(stepMs).toFixed(1).padStart(8)} |`;
+  const lines = [
+    '',
+    `Recovery after SIGKILL of 1 of 2 workers: ms from the kill to the next step completed by every rank (${runs} runs each)`,
+    '| launcher               | median ms  | min ms  | max ms  | step ms  |',
+    '|------------------------|------------|---------|---------|----------|',
+    row('eh run (tfjs, standby)', results.eh, results.ehStep),
+    row('eh run, no standby', results.cold, results.coldStep),
+  ];
+  if (torch !== undefined) {
+    lines.push(row('torchrun (DDP gloo)', results.torchrun, results.torchStep));
+    lines.push('', `eh run recovers ${(torch / eh).toFixed(2)}x faster than torchrun (target: < 1000 ms and >= 2.5x)`);
+  } else {
+    lines.push('', 'torchrun not measured: /usr/bin/torchrun with torch is not installed (scripts/install-system-deps.sh)');
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+  return { eh, ehNoStandby: median(results.cold), torchrun: torch };
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  await main();
+}
