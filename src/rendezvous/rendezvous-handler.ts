@@ -86,6 +86,7 @@ export class RendezvousHandler {
   private keepAliveStarted: Promise<void> | undefined;
   private keepAliveError: unknown;
   private beating: Promise<void> | undefined;
+  private readonly interruptWaits = new Set<() => void>();
   private stopped = false;
 
   constructor(
@@ -128,13 +129,26 @@ export class RendezvousHandler {
   /**
    * Join the next round; resolves once it closes with this node in it. A hot spare (round full) or a
    * node that arrived after the round closed keeps waiting for the next round. Rejects with
-   * DistributedSetupError when the job is closed, the store is lost, or a round this node is in
-   * does not reach minNodes within joinTimeoutMs.
+   * DistributedSetupError when the job is closed, the store is lost, a round this node is in does not
+   * reach minNodes within joinTimeoutMs, or the join is stopped by `signal` or shutdown() (it then
+   * leaves an open round first).
    */
-  async nextRendezvous(extra?: { localWorldSize: number }): Promise<RendezvousInfo> {
-    if (this.stopped) throw new DistributedSetupError(`The rendezvous handler of node ${this.nodeId} was shut down`);
+  async nextRendezvous(extra?: { localWorldSize?: number; signal?: AbortSignal }): Promise<RendezvousInfo> {
+    const signal = extra?.signal;
+    const interrupted = (): DistributedSetupError | undefined => {
+      if (this.stopped) return new DistributedSetupError(`The rendezvous handler of node ${this.nodeId} was shut down`);
+      if (signal?.aborted === true) return new DistributedSetupError(`Joining the rendezvous of run "${this.params.runId}" was aborted`, { cause: signal.reason });
+      return undefined;
+    };
+    const early = interrupted();
+    if (early !== undefined) throw early;
     await this.startKeepAlive();
     for (;;) {
+      const stop = interrupted();
+      if (stop !== undefined) {
+        await this.leaveOpenRound().catch(() => undefined);
+        throw stop;
+      }
       const raw = await this.store.get(this.stateKey);
       const state = parseState(raw, this.params.runId);
       const alive = await this.readAlive();
@@ -153,7 +167,7 @@ export class RendezvousHandler {
         now,
         alive,
       };
-      if (extra !== undefined) view.localWorldSize = extra.localWorldSize;
+      if (extra?.localWorldSize !== undefined) view.localWorldSize = extra.localWorldSize;
       const d = decide(state, view, this.settings);
       switch (d.kind) {
         case 'finish':
@@ -175,7 +189,7 @@ export class RendezvousHandler {
           await this.stopKeepAlive().catch(() => undefined);
           throw d.error;
         case 'wait':
-          await this.waitForChange(state?.version ?? 0, d.untilMs - Date.now());
+          await this.waitForChange(state?.version ?? 0, d.untilMs - Date.now(), signal);
           continue;
       }
     }
@@ -227,6 +241,7 @@ export class RendezvousHandler {
   async shutdown(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    for (const wake of [...this.interruptWaits]) wake();
     await this.bounded('shutdown', async () => {
       await this.stopKeepAlive();
       await this.leaveOpenRound();
@@ -286,12 +301,28 @@ export class RendezvousHandler {
     return true;
   }
 
-  private async waitForChange(version: number, timeoutMs: number): Promise<void> {
+  /** Wait for the next state change, at most timeoutMs; shutdown() or the caller's signal cut it short. */
+  private async waitForChange(version: number, timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
     if (timeoutMs <= 0) return;
-    try {
-      await this.store.wait([`${this.base}/changed/${version + 1}`], Math.ceil(timeoutMs));
-    } catch (err) {
+    let onAbort: (() => void) | undefined;
+    const interrupted = new Promise<void>((resolve) => {
+      const wake = (): void => resolve();
+      onAbort = wake;
+      this.interruptWaits.add(wake);
+      signal?.addEventListener('abort', wake, { once: true });
+    });
+    const waiting = this.store.wait([`${this.base}/changed/${version + 1}`], Math.ceil(timeoutMs)).catch((err: unknown) => {
       if (!(err instanceof StoreTimeoutError)) throw err;
+    });
+    try {
+      await Promise.race([waiting, interrupted]);
+    } finally {
+      if (onAbort !== undefined) {
+        this.interruptWaits.delete(onAbort);
+        signal?.removeEventListener('abort', onAbort);
+      }
+      // An interrupted store wait still ends by itself at its timeout; its outcome no longer matters.
+      waiting.catch(() => undefined);
     }
   }
 

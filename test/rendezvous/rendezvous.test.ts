@@ -205,6 +205,29 @@ describe('RendezvousHandler (in one process)', () => {
     await store.close();
   });
 
+  it('shutdown() and an AbortSignal stop a pending join at once, leaving the open round', async () => {
+    const store = new MemoryStore();
+    const params = fast({ minNodes: 3, joinTimeoutMs: 60_000, keepAliveIntervalMs: 5_000 });
+    const a = new RendezvousHandler(store, { ...params, nodeId: 'a' });
+    const b = new RendezvousHandler(store, { ...params, nodeId: 'b' });
+    const pa = a.nextRendezvous();
+    const ac = new AbortController();
+    const pb = b.nextRendezvous({ signal: ac.signal });
+    await sleep(100);
+    let started = Date.now();
+    await a.shutdown();
+    await assert.rejects(pa, /shut down/);
+    assert.ok(Date.now() - started < 1_000);
+    started = Date.now();
+    ac.abort();
+    await assert.rejects(pb, /aborted/);
+    assert.ok(Date.now() - started < 1_000);
+    const state = JSON.parse((await store.get('job/rdzv/state')) ?? '{}') as { participants: unknown[] };
+    assert.equal(state.participants.length, 0);
+    await b.shutdown();
+    await store.close();
+  });
+
   it('a lost TCP store makes a pending nextRendezvous reject, never hang', async () => {
     const server = await TcpStoreServer.start({ port: 0, token: 't', logger: () => undefined });
     const client = await TcpStore.connect({ endpoint: server.endpoint, token: 't' });
