@@ -49,6 +49,9 @@ export class TcpStore implements Store {
     private readonly requestTimeoutMs: number,
     private readonly heartbeatMs: number,
   ) {
+    // An idle client must not keep its process alive (a worker that forgets close() still exits);
+    // call() refs the socket while answers are awaited.
+    socket.unref();
     socket.on('data', (chunk: Buffer) => {
       this.lastReceived = Date.now();
       let frames: unknown[];
@@ -176,9 +179,11 @@ export class TcpStore implements Store {
       if (Number.isFinite(timeoutMs) && timeoutMs <= MAX_TIMER_MS) {
         p.timer = setTimeout(() => {
           this.pending.delete(id);
+          if (this.pending.size === 0) this.socket.unref();
           reject(new DistributedSetupError(`The store at ${this.endpoint} did not answer a ${body.op} request within ${timeoutMs} ms`, { context: { endpoint: this.endpoint } }));
         }, timeoutMs);
       }
+      if (this.pending.size === 0) this.socket.ref();
       this.pending.set(id, p);
       this.socket.write(encodeFrame({ ...body, id }));
       this.armHeartbeat();
@@ -209,6 +214,7 @@ export class TcpStore implements Store {
     const p = this.pending.get(reply.id);
     if (p === undefined) return;
     this.pending.delete(reply.id);
+    if (this.pending.size === 0) this.socket.unref();
     if (p.timer !== undefined) clearTimeout(p.timer);
     if (reply.ok) p.resolve(reply.value);
     else if (reply.code === 'timeout') p.reject(new StoreTimeoutError(reply.message, reply.missing ?? [], { context: { endpoint: this.endpoint } }));

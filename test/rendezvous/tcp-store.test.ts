@@ -222,6 +222,30 @@ describe('TcpStore security and failures', () => {
     }
   });
 
+  it('an idle client does not keep its process alive, a pending call does', async () => {
+    const server = await TcpStoreServer.start({ port: 0, token: TOKEN, logger: quiet });
+    const script = fileURLToPath(new URL('./fixtures/idle-client.ts', import.meta.url));
+    const child = spawn(process.execPath, ['--import', 'tsx', script], { env: { ...process.env, TOKEN, ENDPOINT: server.endpoint }, stdio: ['ignore', 'pipe', 'inherit'] });
+    after(() => child.kill('SIGKILL'));
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      await server.store.wait(['child/started'], 20_000);
+      await sleep(700);
+      assert.equal(child.exitCode, null, 'the child exited while its wait was pending');
+      const goAt = Date.now();
+      await server.store.set('parent/go', 'yes');
+      const code = await Promise.race([exited, sleep(10_000).then(() => 'still running')]);
+      assert.equal(code, 0);
+      assert.match(out, /GOT yes/);
+      assert.ok(Date.now() - goAt < 5_000);
+    } finally {
+      child.kill('SIGKILL');
+      await server.close();
+    }
+  });
+
   it('a client that goes away frees its server-side waiters', async () => {
     const server = await TcpStoreServer.start({ port: 0, token: TOKEN, logger: quiet });
     try {
