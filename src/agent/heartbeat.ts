@@ -8,8 +8,15 @@
 import { EH_ENV } from './env-contract.js';
 import type { WorkerMessage } from './ipc-protocol.js';
 
-let timer: NodeJS.Timeout | undefined;
-let lastStep: number | undefined;
+// Kept on the global object: the bootstrap and the script may load this module from different paths
+// (dist/ and src/), and must still share one timer.
+interface HeartbeatState {
+  timer: NodeJS.Timeout | undefined;
+  lastStep: number | undefined;
+}
+const KEY = Symbol.for('elastic-harness.heartbeat');
+const g = globalThis as { [KEY]?: HeartbeatState };
+const state: HeartbeatState = (g[KEY] ??= { timer: undefined, lastStep: undefined });
 
 /** True when this process was started by an agent and can talk to it. */
 export function isUnderAgent(): boolean {
@@ -33,12 +40,12 @@ export function heartbeatIntervalMs(): number {
 
 /** Send one heartbeat now. */
 export function heartbeat(): void {
-  send(lastStep === undefined ? { eh: 'hb' } : { eh: 'hb', step: lastStep });
+  send(state.lastStep === undefined ? { eh: 'hb' } : { eh: 'hb', step: state.lastStep });
 }
 
 /** Report the training step reached; counts as a heartbeat. */
 export function reportProgress(step: number): void {
-  lastStep = step;
+  state.lastStep = step;
   heartbeat();
 }
 
@@ -47,13 +54,13 @@ export function startHeartbeat(intervalMs = heartbeatIntervalMs()): void {
   stopHeartbeat();
   if (intervalMs <= 0 || !isUnderAgent()) return;
   heartbeat();
-  timer = setInterval(heartbeat, intervalMs);
-  timer.unref();
+  state.timer = setInterval(heartbeat, intervalMs);
+  state.timer.unref();
 }
 
 export function stopHeartbeat(): void {
-  if (timer !== undefined) clearInterval(timer);
-  timer = undefined;
+  if (state.timer !== undefined) clearInterval(state.timer);
+  state.timer = undefined;
 }
 
 /**

@@ -148,3 +148,19 @@ test('when the agent is SIGKILLed its workers die too (no orphans)', async () =>
     tmp.remove();
   }
 });
+
+test('manual heartbeats: a worker that stops reporting progress while its event loop runs is detected; the report comes over IPC', async () => {
+  const tmp = tempDir();
+  try {
+    const logs = join(tmp.path, 'logs');
+    const agent = startAgent(['--standalone', '--nproc-per-node', '2', '--max-restarts', '1', '--heartbeat-timeout', '1.5', '--grace-period', '2', '--log-dir', logs, join(FIXTURES, 'hang-async.mjs')], { OUT_DIR: tmp.path });
+    const { code } = await agent.exited(60_000);
+    assert.equal(code, 0, agent.stderr());
+    assert.match(agent.stderr(), /rank 0 sent no heartbeat/);
+    const report = JSON.parse(readFileSync(join(logs, 'attempt_0', '0', 'diagnostic-report.json'), 'utf8')) as { header?: { processId?: number }; javascriptStack?: unknown; libuv?: unknown[] };
+    assert.ok(report.header?.processId !== undefined && report.libuv !== undefined, 'a Node diagnostic report written by the worker itself');
+    assert.match(readIf(join(tmp.path, 'events.log')) ?? '', /done rank=0 restart=1/);
+  } finally {
+    tmp.remove();
+  }
+});
