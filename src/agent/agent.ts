@@ -148,7 +148,7 @@ export class ElasticAgent {
     const c = this.config;
     const useStandby = !c.noNode && isNodeScript(this.script) && c.standbyWorkers > 0;
     if (useStandby) {
-      this.standby = new StandbyPool({ script: this.script, size: c.standbyWorkers, preload: c.preload, nodeArgs: c.nodeArgs, cwd: this.cwd, env: this.env });
+      this.standby = new StandbyPool({ script: this.script, size: c.standbyWorkers, preload: c.preload, nodeArgs: c.nodeArgs, cwd: this.cwd, env: this.env, warn: this.log });
     }
     const output = (lr: number): { consoleStdout: boolean; consoleStderr: boolean } => {
       const red = parseStreamSelect(c.redirects, '--redirects')(lr);

@@ -22,11 +22,14 @@ export interface StandbyPoolOptions {
   nodeArgs?: string[];
   cwd: string;
   env: NodeJS.ProcessEnv;
+  /** Told once when standbys die before they are ready (e.g. a --preload module fails to load). */
+  warn?: (line: string) => void;
 }
 
 export class StandbyPool {
   private readonly pool: Standby[] = [];
   private closed = false;
+  private warned = false;
 
   constructor(private readonly options: StandbyPoolOptions) {}
 
@@ -75,15 +78,20 @@ export class StandbyPool {
       },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
-    const s: Standby = { child, ready: false, discard: () => undefined };
+    let tail = '';
+    const s: Standby = { child, ready: false, discard: (chunk: Buffer) => void (tail = (tail + chunk.toString()).slice(-2000)) };
     child.stdout?.on('data', s.discard);
     child.stderr?.on('data', s.discard);
     child.on('message', (m: unknown) => {
       if (isWorkerMessage(m) && m.eh === 'standby-ready') s.ready = true;
     });
-    child.on('exit', () => {
+    child.on('exit', (code, signal) => {
       const i = this.pool.indexOf(s);
       if (i >= 0) this.pool.splice(i, 1);
+      if (!s.ready && !this.closed && !this.warned && signal !== 'SIGKILL') {
+        this.warned = true;
+        this.options.warn?.(`a standby worker exited before it was ready (${signal ?? `exit code ${String(code)}`}); replacements will start cold. Its output:\n${tail.trim()}`);
+      }
     });
     child.on('error', () => undefined);
     return s;
