@@ -32,9 +32,9 @@ async function writeAll(fh: FileHandle, data: Uint8Array, position: number): Pro
 
 /**
  * Writes straight from the source arrays (no concatenation), a few large positional writes in flight, each
- * chunk checksummed on this thread while the writes run on libuv's pool; one fdatasync at the end.
+ * chunk checksummed on this thread while the writes run on libuv's pool. Made durable later (see syncFiles).
  */
-async function writeDataFile(dir: string, file: PlannedFile, sources: Uint8Array[], sums: WrittenChecksums, fsync: boolean): Promise<void> {
+async function writeDataFile(dir: string, file: PlannedFile, sources: Uint8Array[], sums: WrittenChecksums): Promise<void> {
   const fh = await fsp.open(path.join(dir, file.name), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
   const inflight = new Set<Promise<void>>();
   const issue = async (data: Uint8Array, position: number): Promise<void> => {
@@ -56,21 +56,33 @@ async function writeDataFile(dir: string, file: PlannedFile, sources: Uint8Array
       sums.tensor.set(t.id, crcHex(crc));
     }
     await Promise.all(inflight);
-    if (fsync) await fh.datasync();
   } finally {
     await Promise.allSettled(inflight);
     await fh.close();
   }
 }
 
-async function writeSmallFile(file: string, bytes: Uint8Array, fsync: boolean): Promise<void> {
+async function writeSmallFile(file: string, bytes: Uint8Array): Promise<void> {
   const fh = await fsp.open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
   try {
     await writeAll(fh, bytes, 0);
-    if (fsync) await fh.sync();
   } finally {
     await fh.close();
   }
+}
+
+/** fsyncs files (and directories) all at once: concurrent fsyncs share one journal commit. */
+async function syncAll(paths: string[]): Promise<void> {
+  await Promise.all(
+    paths.map(async (p) => {
+      const fh = await fsp.open(p, constants.O_RDONLY | constants.O_NOFOLLOW);
+      try {
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    }),
+  );
 }
 
 export async function fsyncDir(dir: string): Promise<void> {
@@ -92,10 +104,10 @@ function tempName(name: string): string {
 }
 
 /**
- * Writes a checkpoint crash-safely: everything goes to a hidden temporary directory (data, then manifest, then
- * the commit marker, each fsynced, then the directory), which is renamed into place and the parent fsynced.
- * A crash at any moment leaves either the previous state or the whole new checkpoint, never a half one under
- * a checkpoint name.
+ * Writes a checkpoint crash-safely: everything goes to a hidden temporary directory, in three durable steps
+ * (data files and manifest fsynced together; then the commit marker and the directory; then the rename into
+ * place and the parent directory). A crash at any moment leaves either the previous state or the whole new
+ * checkpoint, never a half one under a checkpoint name; the marker is never durable before the data.
  */
 export async function writeLocalCheckpoint(root: string, name: string, plan: CheckpointPlan, sources: Uint8Array[], options: LocalWriteOptions = {}): Promise<string> {
   const fsync = options.fsync ?? true;
@@ -105,12 +117,13 @@ export async function writeLocalCheckpoint(root: string, name: string, plan: Che
     await fsp.mkdir(root, { recursive: true });
     await fsp.mkdir(tmp);
     const sums: WrittenChecksums = { header: new Map(), tensor: new Map() };
-    for (const f of plan.files) await writeDataFile(tmp, f, sources, sums, fsync);
+    for (const f of plan.files) await writeDataFile(tmp, f, sources, sums);
     const manifest = Buffer.from(JSON.stringify(buildManifest(plan, sums)), 'utf8');
-    await writeSmallFile(path.join(tmp, MANIFEST_FILE), manifest, fsync);
+    await writeSmallFile(path.join(tmp, MANIFEST_FILE), manifest);
+    if (fsync) await syncAll([...plan.files.map((f) => path.join(tmp, f.name)), path.join(tmp, MANIFEST_FILE)]);
     const marker = { format: FORMAT_NAME, step: plan.step, manifestBytes: manifest.length, manifestCrc32: crcHex(crc32(manifest)) };
-    await writeSmallFile(path.join(tmp, COMMIT_FILE), Buffer.from(JSON.stringify(marker), 'utf8'), fsync);
-    if (fsync) await fsyncDir(tmp);
+    await writeSmallFile(path.join(tmp, COMMIT_FILE), Buffer.from(JSON.stringify(marker), 'utf8'));
+    if (fsync) await syncAll([path.join(tmp, COMMIT_FILE), tmp]);
     await publish(root, tmp, finalDir, fsync);
     return finalDir;
   } catch (err) {
