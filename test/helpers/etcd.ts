@@ -13,79 +13,120 @@ export interface EtcdHandle {
   stop(): Promise<void>;
 }
 
+export interface EtcdClusterHandle {
+  /** One handle per member; stopping or killing one leaves the others running. */
+  members: EtcdHandle[];
+  /** Every member's client endpoint, comma-separated (what `createStore({backend: 'etcd'})` takes). */
+  endpoints: string;
+  stop(): Promise<void>;
+}
+
 const live = new Set<ChildProcess>();
 process.on('exit', () => {
   for (const child of live) child.kill('SIGKILL');
 });
 
+interface Member {
+  name: string;
+  client: number;
+  peer: number;
+  metrics: number;
+}
+
+function spawnMember(m: Member, dataDir: string, cluster: Member[], timing: string[]): { child: ChildProcess; stderr: () => string; stop: () => Promise<void> } {
+  const child = spawn(
+    'etcd',
+    [
+      '--name', m.name,
+      '--data-dir', dataDir,
+      '--listen-client-urls', `http://127.0.0.1:${m.client}`,
+      '--advertise-client-urls', `http://127.0.0.1:${m.client}`,
+      '--listen-peer-urls', `http://127.0.0.1:${m.peer}`,
+      '--initial-advertise-peer-urls', `http://127.0.0.1:${m.peer}`,
+      '--initial-cluster', cluster.map((c) => `${c.name}=http://127.0.0.1:${c.peer}`).join(','),
+      '--initial-cluster-state', 'new',
+      '--initial-cluster-token', cluster.map((c) => c.name).join('-'),
+      '--listen-metrics-urls', `http://127.0.0.1:${m.metrics}`,
+      ...timing,
+      '--logger=zap', '--log-level=error',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  live.add(child);
+  let stderr = '';
+  child.stderr?.on('data', (c: Buffer) => {
+    stderr = (stderr + c.toString()).slice(-4000);
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGCONT'); // a test may have frozen it; a stopped process ignores SIGTERM
+        child.kill('SIGTERM');
+        const killTimer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+        await exited;
+        clearTimeout(killTimer);
+      }
+      live.delete(child);
+    })();
+    return stopping;
+  };
+  return { child, stderr: () => stderr, stop };
+}
+
+async function healthy(endpoint: string, child: ChildProcess, deadline: number): Promise<boolean> {
+  while (Date.now() < deadline && child.exitCode === null) {
+    try {
+      const res = await fetch(`http://${endpoint}/health`, { signal: AbortSignal.timeout(1_000) });
+      const body = (await res.json()) as { health?: string };
+      if (body.health === 'true') return true;
+    } catch {
+      // not listening yet
+    }
+    await sleep(30);
+  }
+  return false;
+}
+
 /**
- * A real single-member etcd on free loopback ports with a fresh temp data dir (REAL-PARTS.md):
- * fast election flags, so that it is ready in about 0.1 s and honours 1 s lease TTLs.
+ * A real etcd cluster of `size` members on free loopback ports, each with a fresh temp data dir
+ * (REAL-PARTS.md). One member uses fast election flags (ready in about 0.1 s, honours 1 s lease
+ * TTLs); several use slightly slower ones so that a loaded machine does not make them lose their leader.
  */
-export async function startEtcd(options: { readyTimeoutMs?: number } = {}): Promise<EtcdHandle> {
+export async function startEtcdCluster(size: number, options: { readyTimeoutMs?: number } = {}): Promise<EtcdClusterHandle> {
   const readyTimeoutMs = options.readyTimeoutMs ?? 20_000;
+  const timing = size === 1 ? ['--heartbeat-interval=10', '--election-timeout=100'] : ['--heartbeat-interval=50', '--election-timeout=500'];
   let lastError = '';
   for (let attempt = 0; attempt < 3; attempt++) {
     const dir = await mkdtemp(path.join(tmpdir(), 'eh-etcd-'));
-    const [client, peer, metrics] = await freePorts(3);
-    const name = `t${client}`;
-    const child = spawn(
-      'etcd',
-      [
-        '--name', name,
-        '--data-dir', path.join(dir, 'data'),
-        '--listen-client-urls', `http://127.0.0.1:${client}`,
-        '--advertise-client-urls', `http://127.0.0.1:${client}`,
-        '--listen-peer-urls', `http://127.0.0.1:${peer}`,
-        '--initial-advertise-peer-urls', `http://127.0.0.1:${peer}`,
-        '--initial-cluster', `${name}=http://127.0.0.1:${peer}`,
-        '--initial-cluster-state', 'new',
-        '--listen-metrics-urls', `http://127.0.0.1:${metrics}`,
-        '--heartbeat-interval=10', '--election-timeout=100',
-        '--logger=zap', '--log-level=error',
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    live.add(child);
-    let stderr = '';
-    child.stderr?.on('data', (c: Buffer) => {
-      stderr = (stderr + c.toString()).slice(-4000);
-    });
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    let stopping: Promise<void> | undefined;
-    const stop = (): Promise<void> => {
-      stopping ??= (async () => {
-        if (child.exitCode === null && child.signalCode === null) {
-          child.kill('SIGCONT'); // a test may have frozen it; a stopped process ignores SIGTERM
-          child.kill('SIGTERM');
-          const killTimer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-          await exited;
-          clearTimeout(killTimer);
-        }
-        live.delete(child);
-        await rm(dir, { recursive: true, force: true });
-      })();
-      return stopping;
+    const ports = await freePorts(3 * size);
+    const members: Member[] = Array.from({ length: size }, (_, i) => ({ name: `m${i}-${ports[0]}`, client: ports[3 * i], peer: ports[3 * i + 1], metrics: ports[3 * i + 2] }));
+    const procs = members.map((m, i) => spawnMember(m, path.join(dir, `data${i}`), members, timing));
+    const removeDir = (): Promise<void> => rm(dir, { recursive: true, force: true });
+    const stopAll = async (): Promise<void> => {
+      await Promise.all(procs.map((p) => p.stop()));
+      await removeDir();
     };
-    const endpoint = `127.0.0.1:${client}`;
     const deadline = Date.now() + readyTimeoutMs;
-    let ready = false;
-    while (Date.now() < deadline && child.exitCode === null) {
-      try {
-        const res = await fetch(`http://${endpoint}/health`, { signal: AbortSignal.timeout(1_000) });
-        const body = (await res.json()) as { health?: string };
-        if (body.health === 'true') {
-          ready = true;
-          break;
-        }
-      } catch {
-        // not listening yet
-      }
-      await sleep(30);
+    const ready = await Promise.all(members.map((m, i) => healthy(`127.0.0.1:${m.client}`, procs[i].child, deadline)));
+    if (ready.every((r) => r)) {
+      const handles: EtcdHandle[] = members.map((m, i) => ({
+        endpoint: `127.0.0.1:${m.client}`,
+        pid: procs[i].child.pid ?? 0,
+        // A single member owns the data dir; in a cluster the dir goes when the whole cluster stops.
+        stop: size === 1 ? () => stopAll() : () => procs[i].stop(),
+      }));
+      return { members: handles, endpoints: handles.map((h) => h.endpoint).join(','), stop: stopAll };
     }
-    if (ready && child.pid !== undefined) return { endpoint, pid: child.pid, stop };
-    lastError = child.exitCode !== null ? `etcd exited with ${child.exitCode}: ${stderr}` : `etcd not healthy within ${readyTimeoutMs} ms: ${stderr}`;
-    await stop();
+    lastError = procs.map((p, i) => `member ${i}: ${p.child.exitCode !== null ? `exited with ${p.child.exitCode}` : 'not healthy'}: ${p.stderr()}`).join('\n');
+    await stopAll();
   }
   throw new Error(`could not start etcd: ${lastError}`);
+}
+
+/** A real single-member etcd (see startEtcdCluster); `stop()` also removes its data dir. */
+export async function startEtcd(options: { readyTimeoutMs?: number } = {}): Promise<EtcdHandle> {
+  const cluster = await startEtcdCluster(1, options);
+  return cluster.members[0];
 }

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { DistributedSetupError } from '../../src/errors/index.js';
 import { EtcdStore } from '../../src/rendezvous/etcd-store.js';
 import { PrefixStore } from '../../src/rendezvous/prefix-store.js';
-import { startEtcd, type EtcdHandle } from '../helpers/etcd.js';
+import { startEtcd, startEtcdCluster, type EtcdHandle } from '../helpers/etcd.js';
 import { freePort } from '../helpers/ports.js';
 import { storeConformance } from './store-conformance.js';
 
@@ -140,6 +140,37 @@ describe('EtcdStore failures', () => {
       process.kill(etcd.pid, 'SIGCONT');
       await store.close();
       await etcd.stop();
+    }
+  });
+});
+
+describe('EtcdStore on a 3-member etcd cluster', () => {
+  it('keeps working, waits included, when one member is killed with SIGKILL', async () => {
+    const cluster = await startEtcdCluster(3);
+    const endpoints = cluster.members.map((m) => m.endpoint);
+    // Several clients, so that some watch streams are likely on the member that dies (hosts are picked at random).
+    const clients = await Promise.all(Array.from({ length: 6 }, () => EtcdStore.connect({ endpoints, token: TOKEN, namespace: 'eh/cluster/', requestTimeoutMs: 3_000 })));
+    try {
+      await clients[0].set('before', '1');
+      const waits = clients.map((c, i) => c.wait([`after/${i}`], 30_000));
+      for (const w of waits) w.catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 200));
+      process.kill(cluster.members[0].pid, 'SIGKILL');
+      const killedAt = Date.now();
+      for (let i = 0; i < 20; i++) {
+        const c = clients[i % clients.length];
+        assert.equal(await c.get('before'), '1');
+        await c.set(`k${i}`, String(i));
+        assert.equal(await c.add('counter', 1), i + 1);
+      }
+      for (let i = 0; i < clients.length; i++) await clients[(i + 1) % clients.length].set(`after/${i}`, 'x');
+      await Promise.all(waits);
+      const took = Date.now() - killedAt;
+      assert.ok(took < 20_000, `took ${took} ms`);
+      assert.equal((await clients[1].keys('k')).length, 20);
+    } finally {
+      for (const c of clients) await c.close();
+      await cluster.stop();
     }
   });
 });
