@@ -126,3 +126,36 @@ test('an agent with a wrong token is refused', async () => {
     tmp.remove();
   }
 });
+
+test('a node beyond --nnodes max waits as a hot spare and takes a failed node\'s place', async () => {
+  const tmp = tempDir();
+  const agents: RunningAgent[] = [];
+  try {
+    const port = await freePort();
+    const events = (): string => readIf(join(tmp.path, 'events.log')) ?? '';
+    const args = (conf: string): string[] => [
+      '--nnodes', '2', '--nproc-per-node', '1', '--rdzv-endpoint', `127.0.0.1:${port}`, '--rdzv-id', 'spare-job',
+      '--rdzv-conf', `token=t,join_timeout=60,last_call_timeout=0.5,keep_alive_interval=0.4,keep_alive_max_attempt=3${conf}`,
+      '--max-restarts', '3', '--monitor-interval', '0.1', '--grace-period', '2', '--standby-workers', '0', join(FIXTURES, 'elastic-train.mjs'),
+    ];
+    const env = { OUT_DIR: tmp.path, TOTAL_STEPS: '50', STEP_MS: '100' };
+    const a = startAgent(args(',is_host=true'), env);
+    agents.push(a);
+    await waitListening(port, 20_000);
+    agents.push(startAgent(args(''), env));
+    await waitFor('a world of 2 training', () => starts(events()).length >= 2 && stepsAt(events(), 2) >= 2, 45_000, 50);
+    const spare = startAgent(args(''), env);
+    agents.push(spare);
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.ok(!starts(events()).some((s) => s.agent === spare.child.pid), 'the spare did not disturb the running round');
+    const victim = agents[1];
+    victim.child.kill('SIGKILL');
+    await waitFor('the spare to take the place', () => starts(events()).some((s) => s.agent === spare.child.pid && s.world === 2), 30_000, 50);
+    assert.equal((await a.exited(60_000)).code, 0, a.stderr());
+    assert.equal((await spare.exited(60_000)).code, 0, spare.stderr());
+    assert.match(events(), /step 50 world=2/);
+  } finally {
+    for (const ag of agents) ag.child.kill('SIGKILL');
+    tmp.remove();
+  }
+});
