@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DistributedSetupError } from '../../src/errors/index.js';
 import { EtcdStore } from '../../src/rendezvous/etcd-store.js';
+import { RendezvousHandler } from '../../src/rendezvous/rendezvous-handler.js';
 import { PrefixStore } from '../../src/rendezvous/prefix-store.js';
 import { startEtcd, startEtcdCluster, type EtcdHandle } from '../helpers/etcd.js';
 import { freePort } from '../helpers/ports.js';
@@ -170,6 +171,32 @@ describe('EtcdStore on a 3-member etcd cluster', () => {
       assert.equal((await clients[1].keys('k')).length, 20);
     } finally {
       for (const c of clients) await c.close();
+      await cluster.stop();
+    }
+  });
+
+  it('a rendezvous round survives the loss of an etcd member: no spurious staleness, later rounds still form', async () => {
+    const cluster = await startEtcdCluster(3);
+    const endpoints = cluster.members.map((m) => m.endpoint);
+    const stores = await Promise.all([0, 1, 2].map(() => EtcdStore.connect({ endpoints, token: TOKEN, namespace: 'eh/cluster-rdzv/', requestTimeoutMs: 3_000 })));
+    const params = { runId: 'cr', minNodes: 2, maxNodes: 3, joinTimeoutMs: 20_000, lastCallTimeoutMs: 500, closeTimeoutMs: 5_000, keepAliveIntervalMs: 300, keepAliveMaxAttempt: 4 };
+    const hs = stores.map((s, i) => new RendezvousHandler(s, { ...params, nodeId: `e${i}` }));
+    try {
+      const first = await Promise.all(hs.map((h) => h.nextRendezvous()));
+      assert.deepEqual(first.map((i) => i.nodeCount), [3, 3, 3]);
+      process.kill(cluster.members[1].pid, 'SIGKILL');
+      // Keep-alives fail over to the live members: the round stays valid well past the lapse time.
+      const until = Date.now() + 3_000;
+      while (Date.now() < until) {
+        for (const h of hs) assert.equal(await h.isRoundStale(), false);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      await hs[2].shutdown();
+      const second = await Promise.all(hs.slice(0, 2).map((h) => h.nextRendezvous()));
+      assert.deepEqual(second.map((i) => [i.round, i.nodeCount]), [[1, 2], [1, 2]]);
+    } finally {
+      for (const h of hs) await h.shutdown().catch(() => undefined);
+      for (const s of stores) await s.close();
       await cluster.stop();
     }
   });
