@@ -16,6 +16,7 @@ import { EH_ENV } from './env-contract.js';
 import { readErrorFile } from './error-file.js';
 import { formatFailureReport, type FailureReason, type FailureRecord } from './failure-report.js';
 import { isNodeScript } from './launch-command.js';
+import { MemoryHolder } from './memory-holder.js';
 import { StandbyPool } from './standby-pool.js';
 import { isLocalHost, setupStore, type AgentStore } from './store-setup.js';
 import { WorkerGroup, type WorkerLaunch } from './worker-group.js';
@@ -89,6 +90,8 @@ export class ElasticAgent {
   private standby: StandbyPool | undefined;
   private attempts = 0;
   private store: AgentStore | undefined;
+  /** Survives every restart of this node's workers. */
+  readonly memory: MemoryHolder;
 
   constructor(private readonly options: AgentOptions) {
     this.config = options.config;
@@ -98,6 +101,7 @@ export class ElasticAgent {
     this.scriptArgs = options.scriptArgs ?? [];
     this.nodeId = `${os.hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 6)}`;
     this.log = options.log ?? ((line) => process.stderr.write(`[eh agent] ${line}\n`));
+    this.memory = new MemoryHolder(Math.floor(this.config.memoryLimitMb * 1024 * 1024));
   }
 
   private nodeAddr(): string {
@@ -184,7 +188,7 @@ export class ElasticAgent {
       const launches = this.launches(info, restartCount, masterAddr, masterPort, s, logDir);
       const attemptDir = join(logDir, `attempt_${this.attempts}`);
       this.log(`round ${info.round}: node rank ${info.nodeRank} of ${info.nodeCount}, ranks ${launches[0]?.rank}..${launches[launches.length - 1]?.rank} of ${launches[0]?.env.WORLD_SIZE}, restart count ${restartCount}`);
-      const group = new WorkerGroup({ script: this.script, scriptArgs: this.scriptArgs, noNode: c.noNode, cwd: this.cwd, nodeArgs: c.nodeArgs, attemptDir, output }, this.standby);
+      const group = new WorkerGroup({ script: this.script, scriptArgs: this.scriptArgs, noNode: c.noNode, cwd: this.cwd, nodeArgs: c.nodeArgs, attemptDir, output }, this.standby, this.memory);
       this.group = group;
       const attempt = this.attempts;
       this.attempts += 1;

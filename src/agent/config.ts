@@ -50,6 +50,8 @@ export interface ElasticTrainingConfigOptions {
   retryStartupFailures?: boolean;
   localAddr?: string;
   nodeArgs?: string[];
+  /** Bytes of agent-held memory workers may fill (agentMemory), in MiB; default 1024. */
+  memoryLimitMb?: number;
 }
 
 export const RDZV_CONF_DEFAULTS: RdzvConf = {
@@ -101,6 +103,7 @@ export class ElasticTrainingConfig {
   readonly retryStartupFailures: boolean;
   readonly localAddr: string | undefined;
   readonly nodeArgs: string[];
+  readonly memoryLimitMb: number;
 
   constructor(options: ElasticTrainingConfigOptions = {}) {
     this.minNodes = options.minNodes ?? 1;
@@ -128,6 +131,7 @@ export class ElasticTrainingConfig {
     this.retryStartupFailures = options.retryStartupFailures ?? false;
     this.localAddr = options.localAddr;
     this.nodeArgs = options.nodeArgs ?? [];
+    this.memoryLimitMb = options.memoryLimitMb ?? 1024;
     this.validate(backend);
   }
 
@@ -166,6 +170,7 @@ export class ElasticTrainingConfig {
     if (this.heartbeatInterval > 0 && this.heartbeatInterval >= this.heartbeatTimeout) problems.push(`heartbeatInterval (${this.heartbeatInterval} s) must be below heartbeatTimeout (${this.heartbeatTimeout} s)`);
     posNum(this.gracePeriod, 'gracePeriod (--grace-period)', true);
     posInt(this.standbyWorkers, 'standbyWorkers (--standby-workers)', 0);
+    posNum(this.memoryLimitMb, 'memoryLimitMb (--memory-limit)', true);
     for (const [name, v] of [['joinTimeout', this.rdzvConf.joinTimeout], ['lastCallTimeout', this.rdzvConf.lastCallTimeout], ['closeTimeout', this.rdzvConf.closeTimeout], ['keepAliveInterval', this.rdzvConf.keepAliveInterval]] as const) {
       posNum(v, `rdzv-conf ${name}`, name === 'lastCallTimeout');
     }
@@ -235,6 +240,7 @@ export class ElasticTrainingConfig {
     if (this.preload.length > 0) args.push(`--preload=${this.preload.join(',')}`);
     if (this.retryStartupFailures) args.push('--retry-startup-failures');
     if (this.localAddr !== undefined) args.push(`--local-addr=${this.localAddr}`);
+    if (this.memoryLimitMb !== 1024) args.push(`--memory-limit=${this.memoryLimitMb}`);
     return args;
   }
 

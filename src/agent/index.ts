@@ -19,5 +19,7 @@ export { TORCHRUN_ENV, EH_ENV, WORKER_ENV_NAMES, type TorchrunEnvName } from './
 export { getWorldInfo, type WorldInfo, type AgentWorldInfo } from './world-info.js';
 export { installErrorHandler, recordErrors, readErrorFile, writeErrorFile, type ErrorRecord } from './error-file.js';
 export { heartbeat, reportProgress, startHeartbeat, stopHeartbeat, setHeartbeatMode, isUnderAgent, heartbeatIntervalMs } from './heartbeat.js';
+export { agentMemory } from './agent-memory.js';
+export { MemoryHolder } from './memory-holder.js';
 export { formatFailureReport, type FailureRecord, type FailureReason } from './failure-report.js';
 export { setupStore, type AgentStore } from './store-setup.js';

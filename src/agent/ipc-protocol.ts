@@ -15,14 +15,19 @@ export type WorkerMessage =
   /** Answer to `report`: where the diagnostic report was written (undefined when it failed). */
   | { eh: 'report-written'; path?: string; error?: string }
   /** A non-Node worker's real process (the shim's child), so the agent can kill its whole group. */
-  | { eh: 'child-pid'; pid: number };
+  | { eh: 'child-pid'; pid: number }
+  /** The agent-held memory: state that survives this worker's death (see agent-memory.ts). */
+  | { eh: 'mem'; id: number; op: 'put'; key: string; data: Uint8Array }
+  | { eh: 'mem'; id: number; op: 'get' | 'delete'; key: string }
+  | { eh: 'mem'; id: number; op: 'keys'; prefix: string };
 
 /** Agent -> worker. */
 export type AgentMessage =
   /** Turn a standby process into a worker. */
   | { eh: 'start'; script: string; args: string[]; env: Record<string, string>; cwd: string }
   /** Write a Node diagnostic report to `path`. */
-  | { eh: 'report'; path: string };
+  | { eh: 'report'; path: string }
+  | { eh: 'mem-reply'; id: number; ok: boolean; data?: Uint8Array; keys?: string[]; existed?: boolean; error?: string };
 
 export function isWorkerMessage(m: unknown): m is WorkerMessage {
   return typeof m === 'object' && m !== null && typeof (m as { eh?: unknown }).eh === 'string';

@@ -77,6 +77,7 @@ export class StandbyPool {
         [EH_ENV.AGENT_IPC]: '1',
       },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      serialization: 'advanced',
     });
     let tail = '';
     const s: Standby = { child, ready: false, discard: (chunk: Buffer) => void (tail = (tail + chunk.toString()).slice(-2000)) };

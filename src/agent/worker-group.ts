@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { launchCommand } from './launch-command.js';
+import type { MemoryHolder } from './memory-holder.js';
 import type { StandbyPool } from './standby-pool.js';
 import { WorkerProcess, type OutputOptions } from './worker-process.js';
 
@@ -29,7 +30,11 @@ export interface GroupSpec {
 export class WorkerGroup {
   readonly workers: WorkerProcess[] = [];
 
-  constructor(private readonly spec: GroupSpec, private readonly standby: StandbyPool | undefined) {}
+  constructor(
+    private readonly spec: GroupSpec,
+    private readonly standby: StandbyPool | undefined,
+    private readonly memory?: MemoryHolder,
+  ) {}
 
   start(launches: WorkerLaunch[]): WorkerProcess[] {
     for (const l of launches) {
@@ -43,9 +48,14 @@ export class WorkerGroup {
         w.send({ eh: 'start', script: this.spec.script, args: this.spec.scriptArgs, env, cwd: this.spec.cwd });
       } else {
         const cmd = launchCommand(this.spec.script, this.spec.scriptArgs, { noNode: this.spec.noNode, nodeArgs: this.spec.nodeArgs });
-        const child = spawn(cmd.file, cmd.args, { cwd: this.spec.cwd, env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+        // 'advanced' serialization: agent-held memory carries bytes over IPC without JSON's blow-up.
+        const child = spawn(cmd.file, cmd.args, { cwd: this.spec.cwd, env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], serialization: 'advanced' });
         w = new WorkerProcess(child, l.rank, l.localRank, dir, errorFile, this.spec.output(l.localRank));
       }
+      const memory = this.memory;
+      if (memory !== undefined) w.onMessage((wp, m) => {
+        if (m.eh === 'mem') memory.serve(wp, m);
+      });
       this.workers.push(w);
     }
     return this.workers;

@@ -32,6 +32,7 @@ interface RunOpts {
   standbyWorkers?: string;
   retryStartupFailures?: boolean;
   localAddr?: string;
+  memoryLimit?: string;
 }
 
 /** Parses only its own options (dashed or underscored); everything from the script on belongs to the script. */
@@ -77,6 +78,7 @@ export function configFromOptions(o: RunOpts): ElasticTrainingConfig {
     standbyWorkers: o.standbyWorkers === undefined ? undefined : num(o.standbyWorkers, '--standby-workers', true),
     retryStartupFailures: o.retryStartupFailures === true,
     localAddr: o.localAddr,
+    memoryLimitMb: o.memoryLimit === undefined ? undefined : num(o.memoryLimit, '--memory-limit', false),
   };
   return new ElasticTrainingConfig(options);
 }
@@ -110,6 +112,7 @@ export function buildRunCommand(): Command {
     .option('--standby-workers <n>', 'pre-started standby Node processes kept for fast replacement (default: --nproc-per-node)')
     .option('--retry-startup-failures', 'restart workers that fail before they started (bad path, syntax error) instead of failing at once')
     .option('--local-addr <addr>', 'this node\'s address as other nodes reach it')
+    .option('--memory-limit <MiB>', 'bytes workers may keep in the agent\'s memory (agentMemory), in MiB (default 1024)')
     .passThroughOptions()
     .action(async (script: string, args: string[], o: RunOpts) => {
       let config: ElasticTrainingConfig;

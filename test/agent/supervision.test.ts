@@ -164,3 +164,17 @@ test('manual heartbeats: a worker that stops reporting progress while its event 
     tmp.remove();
   }
 });
+
+test('agent-held memory: state put by a worker survives its SIGKILL and is read back by its replacement; the limit is enforced', async () => {
+  const tmp = tempDir();
+  try {
+    const agent = startAgent(['--standalone', '--nproc-per-node', '2', '--max-restarts', '1', '--memory-limit', '1', join(FIXTURES, 'memory.mjs')], { OUT_DIR: tmp.path });
+    const { code } = await agent.exited(60_000);
+    const ev = readIf(join(tmp.path, 'events.log')) ?? '';
+    assert.equal(code, 0, `${agent.stderr()}\n${ev}`);
+    assert.match(ev, /put rank=1 available=true tooBig=agent memory full: big\/rank1/);
+    for (const r of [0, 1]) assert.match(ev, new RegExp(`got rank=${r} ok=true deleted=true keys=ckpt/rank0,ckpt/rank1 missing=true`));
+  } finally {
+    tmp.remove();
+  }
+});
