@@ -80,6 +80,11 @@ export class EtcdStore implements Store {
           client.close();
           throw err;
         }
+        const refusal = credentialsRefusal(err);
+        if (refusal !== undefined) {
+          client.close();
+          throw store.refused(refusal, err);
+        }
         const remaining = deadline - Date.now();
         if (remaining <= 0) {
           client.close();
@@ -287,6 +292,15 @@ export class EtcdStore implements Store {
     held.lease.revoke().catch(() => undefined);
   }
 
+  /** etcd turned our credentials down: retrying cannot help, and the message must say what to pass. */
+  refused(why: string, cause: unknown): DistributedSetupError {
+    return new DistributedSetupError(`etcd at ${this.endpoints.join(', ')} refused this agent's credentials: ${why}`, {
+      cause,
+      context: { endpoint: this.endpoints.join(',') },
+      suggestions: ['This etcd has authentication enabled: pass the user and password (EtcdStoreOptions.auth, or createStore({etcd: {auth}})) of a user with read-write access to the job\'s namespace.'],
+    });
+  }
+
   private lost(op: string, why: string): DistributedSetupError {
     return new DistributedSetupError(`etcd at ${this.endpoints.join(', ')} failed a ${op} call: ${why}`, {
       context: { endpoint: this.endpoints.join(',') },
@@ -300,6 +314,8 @@ export class EtcdStore implements Store {
       return await fn();
     } catch (err) {
       if (err instanceof ElasticTrainingError) throw err;
+      const refusal = credentialsRefusal(err);
+      if (refusal !== undefined) throw this.refused(refusal, err);
       throw this.lost(name, describeError(err));
     }
   }
@@ -313,6 +329,13 @@ interface ConstantBackoff {
 function constantBackoff(duration: number): ConstantBackoff {
   const b: ConstantBackoff = { duration, next: () => b };
   return b;
+}
+
+/** The reason when an etcd error is an authentication or permission refusal (etcd 3.4's messages). */
+function credentialsRefusal(err: unknown): string | undefined {
+  const text = describeError(err);
+  const m = /user name is empty|authentication failed|invalid user ID or password|permission denied|invalid auth token|user name not found|unauthenticated/i.exec(text);
+  return m === null ? undefined : text.replace(/^\d+ [A-Z_]+: (etcdserver: )?/, '');
 }
 
 function normalizeEndpoint(endpoint: string): string {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { DistributedSetupError } from '../../src/errors/index.js';
 import { EtcdStore } from '../../src/rendezvous/etcd-store.js';
@@ -83,6 +84,39 @@ describe('EtcdStore against a real etcd', () => {
       assert.equal(await b.get('alive'), undefined);
     } finally {
       await b.close();
+    }
+  });
+});
+
+describe('EtcdStore with etcd authentication enabled', () => {
+  it('connects with the right credentials, and is refused at once without them or with wrong ones', async () => {
+    const etcd = await startEtcd();
+    try {
+      const ctl = (...args: string[]): string => execFileSync('etcdctl', ['--endpoints', etcd.endpoint, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+      ctl('user', 'add', 'root', '--new-user-password=rootpw');
+      ctl('auth', 'enable');
+      for (const auth of [undefined, { username: 'root', password: 'wrong' }]) {
+        const started = Date.now();
+        await assert.rejects(EtcdStore.connect({ endpoints: etcd.endpoint, token: TOKEN, namespace: 'eh/auth/', timeoutMs: 10_000, ...(auth === undefined ? {} : { auth }) }), (err: unknown) => {
+          assert.ok(err instanceof DistributedSetupError);
+          assert.match(err.message, /refused this agent's credentials/);
+          assert.match(err.message, /auth/);
+          return true;
+        });
+        assert.ok(Date.now() - started < 5_000, 'a refusal is not retried until the timeout');
+      }
+      const store = await EtcdStore.connect({ endpoints: etcd.endpoint, token: TOKEN, namespace: 'eh/auth/', auth: { username: 'root', password: 'rootpw' } });
+      try {
+        await store.set('k', 'v', { ttlMs: 1_000 });
+        const waiting = store.wait(['w'], 5_000);
+        await store.set('w', '1');
+        await waiting;
+        assert.equal(await store.get('k'), 'v');
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await etcd.stop();
     }
   });
 });
