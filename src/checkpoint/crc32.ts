@@ -25,7 +25,6 @@ function slowCrc32(data: Uint8Array, value = 0): number {
 }
 
 export function crc32(data: Uint8Array, value = 0): number {
-  // zlib.crc32 rejects views of a SharedArrayBuffer in some builds, so those go through a Buffer view.
   return native !== undefined ? native(data, value) >>> 0 : slowCrc32(data, value);
 }
 

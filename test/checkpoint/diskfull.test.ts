@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CheckpointSaveError } from '../../src/errors/index.js';
@@ -58,3 +58,27 @@ for (const asyncSave of [false, true]) {
     });
   }
 }
+
+test('retry: a save that fails for lack of space succeeds on a later attempt once space is freed', { skip: canMount ? false : 'needs root to mount a tmpfs' }, async () => {
+  await withSmallDisk(async (dir) => {
+    const filler = path.join(dir, '.filler');
+    await writeFile(filler, Buffer.alloc(5 * 1024 * 1024, 1));
+    const logs: string[] = [];
+    const manager = new CheckpointManager(
+      { nvmePath: path.join(dir, 'ckpts'), asyncSave: true, asyncSavePolicy: 'retry', asyncSaveRetries: 3, asyncSaveRetryDelay: 0.05 },
+      {
+        logger: (m) => {
+          logs.push(m);
+          if (/retrying/.test(m)) void rm(filler, { force: true });
+        },
+      },
+    );
+    await manager.saveCheckpoint(stateAt(7, 1024 * 1024), CheckpointTier.NVME);
+    assert.equal(await manager.waitForPendingSaves(20_000), true);
+    assert.equal(logs.filter((l) => /retrying/.test(l)).length, 1, logs.join('\n'));
+    const back = await manager.loadCheckpoint();
+    assert.equal(back?.step, 7);
+    assert.equal(((back!.modelStateDict.w as Tensor).data as Float32Array)[1024 * 1024 - 1], 7);
+    await manager.close();
+  });
+});

@@ -121,6 +121,16 @@ test('CheckpointManager: async saves return after staging, retention per tier, s
     const loaded = await manager.loadCheckpoint();
     assert.equal(loaded?.step, 30);
     assert.equal(weights(loaded!)[99_999], 30_000 + 99_999);
+    // Staging buffers are reused, not reallocated: at most two (double buffering), and no more after further saves.
+    assert.equal(manager.stagingPool.inUse, 0);
+    const allocated = manager.stagingPool.allocatedBytes;
+    assert.ok(allocated <= 2 * 1024 * 1024, String(allocated));
+    for (const step of [31, 32]) {
+      await manager.saveCheckpoint(stateAt(step, 100_000), CheckpointTier.NVME);
+      assert.equal(await manager.waitForPendingSaves(30_000), true);
+    }
+    assert.equal(manager.stagingPool.allocatedBytes, allocated);
+    assert.deepEqual(await manager.backend(CheckpointTier.NVME).listCheckpoints(), ['step_00000031', 'step_00000032']);
     await assert.rejects(manager.saveCheckpoint(stateAt(40), CheckpointTier.S3), (e: unknown) => e instanceof ConfigurationError && e.configKey === 's3Bucket');
     assert.throws(() => new CheckpointManager({ asyncSavePolicy: 'maybe' as 'warn' }), ConfigurationError);
     assert.throws(() => new CheckpointManager({ checkpointInterval: 0 }), ConfigurationError);
