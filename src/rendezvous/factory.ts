@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { EH_ENV } from '../agent/env-contract.js';
 import { ConfigurationError, DistributedSetupError } from '../errors/index.js';
 import { EtcdStore, type EtcdStoreOptions } from './etcd-store.js';
@@ -107,8 +108,43 @@ export async function createStore(options: CreateStoreOptions): Promise<StoreHan
 }
 
 /**
+ * etcd credentials from etcdctl's own environment variables, so a user's etcdctl set-up carries over:
+ * ETCDCTL_USER (`name:password`), ETCDCTL_CACERT, ETCDCTL_CERT, ETCDCTL_KEY (PEM files).
+ */
+export function etcdOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Pick<EtcdStoreOptions, 'auth' | 'credentials'> {
+  const out: Pick<EtcdStoreOptions, 'auth' | 'credentials'> = {};
+  const user = env.ETCDCTL_USER;
+  if (user !== undefined && user !== '') {
+    const colon = user.indexOf(':');
+    if (colon <= 0) throw new ConfigurationError('ETCDCTL_USER must be "name:password"', { configKey: 'ETCDCTL_USER' });
+    out.auth = { username: user.slice(0, colon), password: user.slice(colon + 1) };
+  }
+  const read = (name: string): Buffer | undefined => {
+    const file = env[name];
+    if (file === undefined || file === '') return undefined;
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new ConfigurationError(`${name}=${file} cannot be read: ${(err as Error).message}`, { configKey: name });
+    }
+  };
+  const ca = read('ETCDCTL_CACERT');
+  const cert = read('ETCDCTL_CERT');
+  const key = read('ETCDCTL_KEY');
+  if (ca !== undefined) {
+    out.credentials = { rootCertificate: ca };
+    if (cert !== undefined) out.credentials.certChain = cert;
+    if (key !== undefined) out.credentials.privateKey = key;
+  } else if (cert !== undefined || key !== undefined) {
+    throw new ConfigurationError('ETCDCTL_CERT / ETCDCTL_KEY need ETCDCTL_CACERT too (the CA that signed etcd\'s certificate)', { configKey: 'ETCDCTL_CACERT' });
+  }
+  return out;
+}
+
+/**
  * The store as a worker sees it: reads the environment its agent set (EH_STORE_BACKEND,
- * EH_STORE_ENDPOINT, EH_TOKEN, EH_STORE_PREFIX, and TORCHELASTIC_RUN_ID for etcd) and returns a store
+ * EH_STORE_ENDPOINT, EH_TOKEN, EH_STORE_PREFIX; for etcd also TORCHELASTIC_RUN_ID and etcdctl's
+ * ETCDCTL_USER / ETCDCTL_CACERT / ETCDCTL_CERT / ETCDCTL_KEY) and returns a store
  * scoped to the round's prefix, so that a restarted group never reads a previous round's keys.
  * Closing it closes the connection.
  */
@@ -136,6 +172,7 @@ export async function connectStoreFromEnv(options: { env?: NodeJS.ProcessEnv; ti
     token: token as string,
     runId: env.TORCHELASTIC_RUN_ID ?? 'default',
     timeoutMs: options.timeoutMs ?? 30_000,
+    ...(backend === 'etcd' ? { etcd: etcdOptionsFromEnv(env) } : {}),
   });
   const prefix = env[EH_ENV.STORE_PREFIX];
   return prefix === undefined || prefix === '' ? store : new PrefixStore(store, prefix, true);

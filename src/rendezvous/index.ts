@@ -12,7 +12,7 @@ export { generateToken, hashToken, tokensEqual } from './token.js';
 export { parseEndpoint, formatEndpoint, type HostPort } from './endpoint.js';
 export { stderrLogger, type StoreLogger } from './logger.js';
 export { EtcdStore, type EtcdStoreOptions } from './etcd-store.js';
-export { createStore, connectStoreFromEnv, etcdNamespace, type CreateStoreOptions, type StoreHandle, type StoreBackend } from './factory.js';
+export { createStore, connectStoreFromEnv, etcdNamespace, etcdOptionsFromEnv, type CreateStoreOptions, type StoreHandle, type StoreBackend } from './factory.js';
 export {
   RendezvousHandler,
   RENDEZVOUS_DEFAULTS,

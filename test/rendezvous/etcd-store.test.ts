@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { DistributedSetupError } from '../../src/errors/index.js';
 import { EtcdStore } from '../../src/rendezvous/etcd-store.js';
 import { RendezvousHandler } from '../../src/rendezvous/rendezvous-handler.js';
+import { connectStoreFromEnv } from '../../src/rendezvous/factory.js';
 import { PrefixStore } from '../../src/rendezvous/prefix-store.js';
 import { startEtcd, startEtcdCluster, type EtcdHandle } from '../helpers/etcd.js';
 import { freePort } from '../helpers/ports.js';
@@ -106,7 +107,14 @@ describe('EtcdStore with etcd authentication enabled', () => {
         assert.ok(Date.now() - started < 5_000, 'a refusal is not retried until the timeout');
       }
       const store = await EtcdStore.connect({ endpoints: etcd.endpoint, token: TOKEN, namespace: 'eh/auth/', auth: { username: 'root', password: 'rootpw' } });
+      // A worker gets the credentials the etcdctl way.
+      const env = { EH_STORE_BACKEND: 'etcd', EH_STORE_ENDPOINT: etcd.endpoint, EH_TOKEN: TOKEN, TORCHELASTIC_RUN_ID: 'auth', EH_STORE_PREFIX: 'r/0' };
+      const worker = await connectStoreFromEnv({ env: { ...env, ETCDCTL_USER: 'root:rootpw' } });
+      await worker.set('from-worker', 'hi');
+      await worker.close();
+      await assert.rejects(connectStoreFromEnv({ env, timeoutMs: 5_000 }), /credentials/);
       try {
+        assert.equal(await store.get('r/0/from-worker'), 'hi');
         await store.set('k', 'v', { ttlMs: 1_000 });
         const waiting = store.wait(['w'], 5_000);
         await store.set('w', '1');
