@@ -14,6 +14,26 @@ export interface RankAgreement {
 /** One process alone agrees with itself. */
 export const singleRankAgreement: RankAgreement = { allReduceMin: async (v) => v };
 
+/**
+ * The agreement used when none is given: one process agrees with itself; with several ranks (WORLD_SIZE > 1)
+ * guessing would let ranks finalize different calls, so asking for agreement is an error naming the fix.
+ */
+export function defaultAgreement(env: NodeJS.ProcessEnv = process.env): RankAgreement {
+  const worldSize = Number(env.WORLD_SIZE ?? 1);
+  if (!(worldSize > 1)) return singleRankAgreement;
+  return {
+    allReduceMin: async () => {
+      throw new ConfigurationError(`maybeFinalizeAsyncCalls needs the ranks to agree (WORLD_SIZE=${worldSize}) but the queue was given no agreement`, {
+        configKey: 'agreement',
+        suggestions: [
+          "Pass { agreement: { allReduceMin: async (x) => (await allReduce(new Int32Array([x]), 'min'))[0] } } using the collective module,",
+          'or call maybeFinalizeAsyncCalls({ noDist: true }) when each rank may finalize on its own.',
+        ],
+      });
+    },
+  };
+}
+
 export interface AsyncRequestInit<A extends unknown[]> {
   /** The background work; its heavy part is meant to run off the main thread (e.g. on the writer thread). */
   asyncFn: (...args: A) => Promise<unknown>;
@@ -72,7 +92,7 @@ interface Call {
 }
 
 export interface AsyncCallsQueueOptions {
-  /** Rank agreement for maybeFinalizeAsyncCalls without noDist; default: one process (see docs). */
+  /** Rank agreement for maybeFinalizeAsyncCalls without noDist; default: defaultAgreement(). */
   agreement?: RankAgreement;
   /** The persistent writer thread its requests use; default one of its own. */
   caller?: PersistentAsyncCaller;
@@ -90,7 +110,7 @@ export class AsyncCallsQueue {
 
   constructor(options: AsyncCallsQueueOptions = {}) {
     this.caller = options.caller ?? new PersistentAsyncCaller();
-    this.agreement = options.agreement ?? singleRankAgreement;
+    this.agreement = options.agreement ?? defaultAgreement();
   }
 
   /** Freezes and starts the request; returns its call index (0, 1, 2, ...). */

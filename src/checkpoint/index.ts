@@ -16,7 +16,7 @@ export { S3Backend, type S3BackendOptions } from './s3-backend.js';
 export type { S3Settings } from './s3-settings.js';
 export { CheckpointConfig, type CheckpointConfigOptions, type AsyncSavePolicy, type KeepLastN } from './config.js';
 export { CheckpointManager, type CheckpointManagerOptions, type LoadCheckpointOptions, type AsyncCapableBackend } from './manager.js';
-export { AsyncCallsQueue, AsyncRequest, singleRankAgreement, type AsyncCallsQueueOptions, type AsyncRequestInit, type FinalizeFn, type RankAgreement } from './async-queue.js';
+export { AsyncCallsQueue, AsyncRequest, singleRankAgreement, defaultAgreement, type AsyncCallsQueueOptions, type AsyncRequestInit, type FinalizeFn, type RankAgreement } from './async-queue.js';
 export { AsyncCheckpointer, type AsyncCheckpointerOptions } from './async-checkpointer.js';
 export { PersistentAsyncCaller } from './persistent-caller.js';
 export { StagingPool } from './staging.js';

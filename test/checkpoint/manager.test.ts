@@ -11,6 +11,7 @@ import {
   AsyncCheckpointer,
   AsyncRequest,
   CheckpointManager,
+  defaultAgreement,
   CheckpointState,
   CheckpointTier,
   MemoryLimitExceeded,
@@ -186,6 +187,19 @@ test('AsyncCallsQueue: increasing indices, finalize on the main thread in order,
     // A failing call raises at finalization.
     queue.scheduleAsyncRequest(new AsyncRequest({ asyncFn: async () => { throw new Error('disk on fire'); } }));
     await assert.rejects(queue.maybeFinalizeAsyncCalls({ blocking: true, noDist: true }), (e: unknown) => e instanceof CheckpointSaveError && /disk on fire/.test(e.message));
+
+    // Several ranks and no agreement given: asking for agreement is refused with the fix, noDist still works.
+    const guessing = new AsyncCallsQueue({ agreement: defaultAgreement({ WORLD_SIZE: '4' }) });
+    guessing.scheduleAsyncRequest(new AsyncRequest({ asyncFn: async () => undefined }));
+    await assert.rejects(guessing.maybeFinalizeAsyncCalls({ blocking: true }), (e: unknown) => e instanceof ConfigurationError && /WORLD_SIZE=4/.test(e.message));
+    assert.deepEqual(await guessing.maybeFinalizeAsyncCalls({ blocking: true, noDist: true }), [0]);
+    // preloadFn runs at scheduling and hands asyncFn its arguments.
+    const seen: number[] = [];
+    const withPreload = new AsyncRequest<[number]>({ asyncFn: async (x) => void seen.push(x), asyncFnArgs: [1], preloadFn: (x) => [x + 41] });
+    const q2 = new AsyncCallsQueue();
+    q2.scheduleAsyncRequest(withPreload);
+    await q2.maybeFinalizeAsyncCalls({ blocking: true });
+    assert.deepEqual(seen, [42]);
 
     const ckpt = new AsyncCheckpointer();
     const sd: StateDict = { w: { dtype: 'F32', shape: [3], data: new Float32Array([1, 2, 3]) }, step: 7 };
