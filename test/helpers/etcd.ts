@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
+import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -11,6 +13,22 @@ export interface EtcdHandle {
   pid: number;
   /** SIGTERM, wait for the exit (SIGKILL after 5 s), remove the data dir. Safe to call twice. */
   stop(): Promise<void>;
+}
+
+/** Serve clients over TLS (https endpoints); with `clientCertAuth`, clients must show a certificate signed by `caFile`. */
+export interface EtcdTlsOptions {
+  certFile: string;
+  keyFile: string;
+  caFile: string;
+  clientCertAuth?: boolean;
+  /** A client certificate and key for the readiness check when clientCertAuth is on. */
+  clientCertFile?: string;
+  clientKeyFile?: string;
+}
+
+export interface EtcdStartOptions {
+  readyTimeoutMs?: number;
+  tls?: EtcdTlsOptions;
 }
 
 export interface EtcdClusterHandle {
@@ -33,14 +51,15 @@ interface Member {
   metrics: number;
 }
 
-function spawnMember(m: Member, dataDir: string, cluster: Member[], timing: string[]): { child: ChildProcess; stderr: () => string; stop: () => Promise<void> } {
+function spawnMember(m: Member, dataDir: string, cluster: Member[], timing: string[], tls: EtcdTlsOptions | undefined): { child: ChildProcess; stderr: () => string; stop: () => Promise<void> } {
   const child = spawn(
     'etcd',
     [
       '--name', m.name,
       '--data-dir', dataDir,
-      '--listen-client-urls', `http://127.0.0.1:${m.client}`,
-      '--advertise-client-urls', `http://127.0.0.1:${m.client}`,
+      '--listen-client-urls', `${tls === undefined ? 'http' : 'https'}://127.0.0.1:${m.client}`,
+      '--advertise-client-urls', `${tls === undefined ? 'http' : 'https'}://127.0.0.1:${m.client}`,
+      ...(tls === undefined ? [] : ['--cert-file', tls.certFile, '--key-file', tls.keyFile, '--trusted-ca-file', tls.caFile, ...(tls.clientCertAuth === true ? ['--client-cert-auth'] : [])]),
       '--listen-peer-urls', `http://127.0.0.1:${m.peer}`,
       '--initial-advertise-peer-urls', `http://127.0.0.1:${m.peer}`,
       '--initial-cluster', cluster.map((c) => `${c.name}=http://127.0.0.1:${c.peer}`).join(','),
@@ -75,12 +94,32 @@ function spawnMember(m: Member, dataDir: string, cluster: Member[], timing: stri
   return { child, stderr: () => stderr, stop };
 }
 
-async function healthy(endpoint: string, child: ChildProcess, deadline: number): Promise<boolean> {
+function httpsHealth(endpoint: string, tls: EtcdTlsOptions): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = https.get(
+      `https://${endpoint}/health`,
+      {
+        ca: readFileSync(tls.caFile),
+        ...(tls.clientCertFile !== undefined ? { cert: readFileSync(tls.clientCertFile) } : {}),
+        ...(tls.clientKeyFile !== undefined ? { key: readFileSync(tls.clientKeyFile) } : {}),
+        timeout: 1_000,
+      },
+      (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve(body));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
+async function healthy(endpoint: string, child: ChildProcess, deadline: number, tls: EtcdTlsOptions | undefined): Promise<boolean> {
   while (Date.now() < deadline && child.exitCode === null) {
     try {
-      const res = await fetch(`http://${endpoint}/health`, { signal: AbortSignal.timeout(1_000) });
-      const body = (await res.json()) as { health?: string };
-      if (body.health === 'true') return true;
+      const text = tls === undefined ? await (await fetch(`http://${endpoint}/health`, { signal: AbortSignal.timeout(1_000) })).text() : await httpsHealth(endpoint, tls);
+      if ((JSON.parse(text) as { health?: string }).health === 'true') return true;
     } catch {
       // not listening yet
     }
@@ -94,7 +133,7 @@ async function healthy(endpoint: string, child: ChildProcess, deadline: number):
  * (REAL-PARTS.md). One member uses fast election flags (ready in about 0.1 s, honours 1 s lease
  * TTLs); several use slightly slower ones so that a loaded machine does not make them lose their leader.
  */
-export async function startEtcdCluster(size: number, options: { readyTimeoutMs?: number } = {}): Promise<EtcdClusterHandle> {
+export async function startEtcdCluster(size: number, options: EtcdStartOptions = {}): Promise<EtcdClusterHandle> {
   const readyTimeoutMs = options.readyTimeoutMs ?? 20_000;
   const timing = size === 1 ? ['--heartbeat-interval=10', '--election-timeout=100'] : ['--heartbeat-interval=50', '--election-timeout=500'];
   let lastError = '';
@@ -102,14 +141,14 @@ export async function startEtcdCluster(size: number, options: { readyTimeoutMs?:
     const dir = await mkdtemp(path.join(tmpdir(), 'eh-etcd-'));
     const ports = await freePorts(3 * size);
     const members: Member[] = Array.from({ length: size }, (_, i) => ({ name: `m${i}-${ports[0]}`, client: ports[3 * i], peer: ports[3 * i + 1], metrics: ports[3 * i + 2] }));
-    const procs = members.map((m, i) => spawnMember(m, path.join(dir, `data${i}`), members, timing));
+    const procs = members.map((m, i) => spawnMember(m, path.join(dir, `data${i}`), members, timing, options.tls));
     const removeDir = (): Promise<void> => rm(dir, { recursive: true, force: true });
     const stopAll = async (): Promise<void> => {
       await Promise.all(procs.map((p) => p.stop()));
       await removeDir();
     };
     const deadline = Date.now() + readyTimeoutMs;
-    const ready = await Promise.all(members.map((m, i) => healthy(`127.0.0.1:${m.client}`, procs[i].child, deadline)));
+    const ready = await Promise.all(members.map((m, i) => healthy(`127.0.0.1:${m.client}`, procs[i].child, deadline, options.tls)));
     if (ready.every((r) => r)) {
       const handles: EtcdHandle[] = members.map((m, i) => ({
         endpoint: `127.0.0.1:${m.client}`,
@@ -126,7 +165,7 @@ export async function startEtcdCluster(size: number, options: { readyTimeoutMs?:
 }
 
 /** A real single-member etcd (see startEtcdCluster); `stop()` also removes its data dir. */
-export async function startEtcd(options: { readyTimeoutMs?: number } = {}): Promise<EtcdHandle> {
+export async function startEtcd(options: EtcdStartOptions = {}): Promise<EtcdHandle> {
   const cluster = await startEtcdCluster(1, options);
   return cluster.members[0];
 }
