@@ -293,12 +293,28 @@ export class RendezvousHandler {
 
   /** CAS the state; on success, wake the waiters. False when someone else changed it first. */
   private async write(raw: string | undefined, next: RendezvousState): Promise<boolean> {
-    const version = (parseState(raw, this.params.runId)?.version ?? 0) + 1;
+    const previous = parseState(raw, this.params.runId);
+    const version = (previous?.version ?? 0) + 1;
     const res = await this.store.compareAndSet(this.stateKey, raw, JSON.stringify({ ...next, version }));
     if (!res.ok) return false;
     await this.store.set(`${this.base}/changed/${version}`, '1');
     if (version > 16) await this.store.delete(`${this.base}/changed/${version - 16}`);
+    if (previous !== undefined && next.round > previous.round && next.round >= 2) void this.forgetRound(next.round - 2);
     return true;
+  }
+
+  /**
+   * Delete a finished round's worker keys (`<runId>/round/<n>/...`), so a long job's store does not grow
+   * with every restart. Two rounds back: that round's workers were stopped before the last round formed.
+   * Best effort, in the background: a failure here costs only memory.
+   */
+  private async forgetRound(round: number): Promise<void> {
+    try {
+      const prefix = `${this.params.runId}/round/${round}/`;
+      for (const key of await this.store.keys(prefix)) await this.store.delete(key);
+    } catch {
+      // the store is gone or busy: nothing to clean then
+    }
   }
 
   /** Wait for the next state change, at most timeoutMs; shutdown() or the caller's signal cut it short. */

@@ -178,6 +178,19 @@ describe('RendezvousHandler (in one process)', () => {
     await store.close();
   });
 
+  it('worker keys of a round two rounds back are deleted when a new round opens', async () => {
+    const store = new MemoryStore();
+    await withHandlers(store, ['a', 'b'].map((id) => fast({ nodeId: id, maxNodes: 2 })), async (hs) => {
+      for (let round = 0; round < 4; round++) {
+        const infos = await Promise.all(hs.map((h) => h.nextRendezvous()));
+        await store.set(`${infos[0].storePrefix}/addr/0`, 'x');
+      }
+      await sleep(50);
+      assert.deepEqual(await store.keys('job/round/'), ['job/round/2/addr/0', 'job/round/3/addr/0']);
+    });
+    await store.close();
+  });
+
   it('restart counts live in the store, per job: a new handler for the same node sees them', async () => {
     const store = new MemoryStore();
     const h1 = new RendezvousHandler(store, fast({ nodeId: 'x' }));
