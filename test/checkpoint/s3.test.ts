@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, open, rm, stat, truncate } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { CheckpointSaveError } from '../../src/errors/index.js';
+import { CheckpointSaveError, CheckpointValidationError } from '../../src/errors/index.js';
 import { CheckpointManager, CheckpointState, CheckpointTier, S3Backend, type Tensor } from '../../src/checkpoint/index.js';
 import { startS3 } from '../helpers/s3.js';
 
@@ -104,3 +104,33 @@ for (const mode of ['sync', 'async'] as const) {
     }
   });
 }
+
+test('S3: a corrupt or truncated newest checkpoint is refused and the manager falls back to the previous one', async () => {
+  const s3 = await startS3();
+  try {
+    const b = new S3Backend({ ...s3.settings, prefix: 'c' });
+    await b.save(stateAt(1, 1000));
+    await b.save(stateAt(2, 1000));
+    // s3rver keeps each object in a file of its own: damage the newest checkpoint's data behind the server's back.
+    const object = path.join(s3.directory, s3.bucket, 'c', 'step_00000002', 'model.safetensors._S3rver_object');
+    const fh = await open(object, 'r+');
+    const one = Buffer.alloc(1);
+    const at = (await stat(object)).size - 3;
+    await fh.read(one, 0, 1, at);
+    one[0] ^= 0xff;
+    await fh.write(one, 0, 1, at);
+    await fh.close();
+    await assert.rejects(b.load('step_00000002'), (e: unknown) => e instanceof CheckpointValidationError && /Checksum mismatch/.test(e.message) && /s3:\/\//.test(e.message));
+    const warnings: string[] = [];
+    const manager = new CheckpointManager({ nvmePath: path.join(s3.directory, 'no-nvme'), s3Bucket: s3.bucket, s3Prefix: 'c', s3Endpoint: s3.endpoint, s3ForcePathStyle: true, s3Credentials: s3.credentials }, { logger: (m) => warnings.push(m) });
+    const loaded = await manager.loadCheckpoint();
+    assert.equal(loaded?.step, 1);
+    assert.ok(warnings.some((w) => /skipping checkpoint step_00000002 on S3/.test(w)), warnings.join('\n'));
+    // Truncated: the size check fires before the data is fetched.
+    await truncate(object, 100);
+    await assert.rejects(b.load('step_00000002'), (e: unknown) => e instanceof CheckpointValidationError && /truncated or replaced/.test(e.message));
+    await manager.close();
+  } finally {
+    await s3.stop();
+  }
+});
