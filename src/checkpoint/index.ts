@@ -24,3 +24,9 @@ export { saveStateDict, loadStateDict } from './files.js';
 export { checkpointName, stepOfName, sortByStep } from './names.js';
 export { createCheckpointState, loadCheckpointToModel, type CreateCheckpointStateOptions, type LoadCheckpointToModelOptions, type Stateful } from './create-state.js';
 export { FORMAT_NAME, FORMAT_VERSION, MANIFEST_FILE, COMMIT_FILE, type Manifest } from './manifest.js';
+// The format's building blocks, for tiers written elsewhere (an agent-held or peer-replicated MEMORY tier):
+// plan a state into safetensors files + sources, build its manifest, and verify/assemble it back.
+export { planCheckpoint, buildManifest, type CheckpointPlan, type PlannedFile, type PlannedTensor, type WrittenChecksums } from './plan.js';
+export { assembleState, checkManifestBounds } from './verify.js';
+export { parseManifest, parseCommit } from './manifest.js';
+export { crc32, crcHex } from './crc32.js';
