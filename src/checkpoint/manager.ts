@@ -8,7 +8,8 @@ import { checkpointName, stepOfName } from './names.js';
 import { NVMeBackend } from './nvme-backend.js';
 import { PersistentAsyncCaller } from './persistent-caller.js';
 import { S3Backend } from './s3-backend.js';
-import { StagingPool } from './staging.js';
+import { StagingPool, stagingLayout } from './staging.js';
+import { planCheckpoint } from './plan.js';
 import type { CheckpointState } from './state.js';
 import { CheckpointTier, type CheckpointBackend } from './tier.js';
 
@@ -88,9 +89,14 @@ export class CheckpointManager {
     throw new ConfigurationError(`Unknown checkpoint tier ${JSON.stringify(tier)}`, { configKey: 'tier', suggestions: ['Use CheckpointTier.MEMORY, NVME or S3.'] });
   }
 
-  /** Allocates (and touches) staging memory for states of `bytes` now, so that the first async save pauses no longer than later ones. */
-  reserveStaging(bytes: number): void {
-    this.stagingPool.reserve(bytes);
+  /**
+   * Allocates (and touches) staging memory now for states like `state` (or of `bytes`), so that the first
+   * asynchronous save pauses no longer than later ones.
+   */
+  reserveStaging(stateOrBytes: CheckpointState | number): void {
+    if (typeof stateOrBytes === 'number') return this.stagingPool.reserve(stateOrBytes);
+    const { sources } = planCheckpoint(stateOrBytes.toDict(), { step: stateOrBytes.step });
+    this.stagingPool.reserve(stagingLayout(sources).bytes);
   }
 
   shouldCheckpoint(step: number, tier: CheckpointTier): boolean {

@@ -107,6 +107,8 @@ test('NVMeBackend: step 10 sorts after step 9, exists/delete/cleanup, saveAsync 
 test('CheckpointManager: async saves return after staging, retention per tier, shouldCheckpoint, S3 needs a bucket', async () => {
   await withDir(async (dir) => {
     const manager = new CheckpointManager({ nvmePath: dir, keepLastN: { NVME: 2 }, checkpointInterval: 10, memorySnapshotInterval: 5, asyncSaveRetryDelay: 0.01 });
+    manager.reserveStaging(stateAt(0, 100_000));
+    assert.equal(manager.stagingPool.allocatedBytes, 1024 * 1024);
     assert.equal(manager.shouldCheckpoint(10, CheckpointTier.NVME), true);
     assert.equal(manager.shouldCheckpoint(0, CheckpointTier.NVME), false);
     assert.equal(manager.shouldCheckpoint(15, CheckpointTier.MEMORY), true);
