@@ -1,0 +1,206 @@
+/**
+ * Allreduce benchmark: time and bus bandwidth (2·(n-1)/n · bytes / time) of elastic-harness's
+ * process group for 1, 16 and 64 MiB of float32 on 2 and 3 ranks, against PyTorch's gloo backend
+ * run in the same session with the same scheme (warm-up, then the median over iterations of the
+ * slowest rank's time, each iteration after a barrier), when /usr/bin/python3 has torch.
+ *
+ *   node --import tsx bench/allreduce.ts [--sizes 1,16,64] [--worlds 2,3] [--iters 10] [--warmup 3] [--no-gloo]
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { TcpStoreServer, generateToken } from '../src/rendezvous/index.js';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const REPO = path.resolve(HERE, '..');
+const SELF = fileURLToPath(import.meta.url);
+
+interface SizeResult {
+  mib: number;
+  median_s: number;
+  times: number[];
+}
+
+interface Args {
+  sizes: number[];
+  worlds: number[];
+  iters: number;
+  warmup: number;
+  gloo: boolean;
+  transport: string;
+}
+
+function parseArgs(argv: string[]): Args {
+  const get = (name: string, def: string): string => {
+    const i = argv.indexOf(`--${name}`);
+    return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1] : def;
+  };
+  return {
+    sizes: get('sizes', '1,16,64').split(',').map(Number),
+    worlds: get('worlds', '2,3').split(',').map(Number),
+    iters: Number(get('iters', '10')),
+    warmup: Number(get('warmup', '3')),
+    gloo: !argv.includes('--no-gloo'),
+    transport: get('transport', 'auto'),
+  };
+}
+
+// ---- worker side ----
+async function worker(): Promise<void> {
+  const { setupDistributedEnvironment, allReduce, barrier, cleanupDistributed, getRank } = await import('../src/collective/index.js');
+  const a = JSON.parse(process.env.EH_BENCH_ARGS ?? '{}') as Args;
+  await setupDistributedEnvironment({ backend: 'auto', timeoutMs: 120_000 });
+  const results: SizeResult[] = [];
+  for (const mib of a.sizes) {
+    const buf = new Float32Array((mib << 20) / 4).fill(1);
+    const times: number[] = [];
+    for (let it = 0; it < a.warmup + a.iters; it++) {
+      await barrier();
+      const t0 = process.hrtime.bigint();
+      await allReduce(buf, 'sum');
+      const dt = Number(process.hrtime.bigint() - t0) / 1e9;
+      const slowest = await allReduce(new Float64Array([dt]), 'max');
+      if (it >= a.warmup) times.push(slowest[0]);
+    }
+    times.sort((x, y) => x - y);
+    results.push({ mib, median_s: median(times), times });
+  }
+  if (getRank() === 0) process.stdout.write(`@@${JSON.stringify(results)}\n`);
+  await barrier();
+  await cleanupDistributed();
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((x, y) => x - y);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+// ---- driver side ----
+async function runOurs(world: number, a: Args): Promise<SizeResult[]> {
+  const token = generateToken();
+  const server = await TcpStoreServer.start({ token, logger: () => undefined });
+  const procs = [];
+  try {
+    let out = '';
+    const exits: Promise<number | null>[] = [];
+    for (let rank = 0; rank < world; rank++) {
+      const env = {
+        ...process.env,
+        RANK: String(rank),
+        LOCAL_RANK: String(rank),
+        WORLD_SIZE: String(world),
+        LOCAL_WORLD_SIZE: String(world),
+        MASTER_ADDR: '127.0.0.1',
+        MASTER_PORT: '29500',
+        EH_STORE_BACKEND: 'tcp',
+        EH_STORE_ENDPOINT: server.endpoint,
+        EH_TOKEN: token,
+        EH_STORE_PREFIX: `bench-${String(world)}/`,
+        EH_COLLECTIVE_TRANSPORT: a.transport,
+        EH_COLLECTIVE_ADDR: '127.0.0.1',
+        EH_BENCH_ARGS: JSON.stringify(a),
+      };
+      const p = spawn(process.execPath, ['--import', 'tsx', SELF, '--worker'], { env, cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] });
+      procs.push(p);
+      p.stdout.setEncoding('utf8');
+      p.stdout.on('data', (d: string) => {
+        out += d;
+      });
+      exits.push(new Promise((resolve) => p.on('exit', (code) => resolve(code))));
+    }
+    const codes = await Promise.all(exits);
+    if (codes.some((c) => c !== 0)) throw new Error(`a benchmark worker failed (exit codes ${codes.join(', ')})`);
+    const line = out.split('\n').find((l) => l.startsWith('@@'));
+    if (line === undefined) throw new Error('no result from rank 0');
+    return JSON.parse(line.slice(2)) as SizeResult[];
+  } finally {
+    for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL');
+    await server.close();
+  }
+}
+
+function torchAvailable(): boolean {
+  const r = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore', timeout: 60_000 });
+  return r.status === 0;
+}
+
+async function runGloo(world: number, a: Args): Promise<SizeResult[]> {
+  return new Promise((resolve, reject) => {
+    const p = spawn('/usr/bin/python3', [path.join(HERE, 'gloo_allreduce.py'), '--world', String(world), '--sizes-mib', a.sizes.join(','), '--iters', String(a.iters), '--warmup', String(a.warmup)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, OMP_NUM_THREADS: '1' },
+    });
+    let out = '';
+    p.stdout.setEncoding('utf8');
+    p.stdout.on('data', (d: string) => {
+      out += d;
+    });
+    p.on('exit', (code) => {
+      if (code !== 0) return reject(new Error(`gloo benchmark exited with ${String(code)}`));
+      const line = out.trim().split('\n').pop() ?? '';
+      resolve((JSON.parse(line) as { results: SizeResult[] }).results);
+    });
+  });
+}
+
+const busBw = (world: number, mib: number, s: number): number => ((2 * (world - 1)) / world) * ((mib << 20) / s) / 1e9;
+
+export interface AllreduceBenchRow {
+  world: number;
+  mib: number;
+  oursMs: number;
+  oursBusGBs: number;
+  glooMs?: number;
+  glooBusGBs?: number;
+  ratio?: number;
+}
+
+export async function main(argv: string[] = process.argv.slice(2)): Promise<AllreduceBenchRow[]> {
+  const a = parseArgs(argv);
+  const gloo = a.gloo && torchAvailable();
+  if (a.gloo && !gloo) console.log('(PyTorch not importable by /usr/bin/python3: gloo comparison skipped)');
+  const rows: AllreduceBenchRow[] = [];
+  for (const world of a.worlds) {
+    const ours = await runOurs(world, a);
+    const theirs = gloo ? await runGloo(world, a) : undefined;
+    for (const r of ours) {
+      const g = theirs?.find((x) => x.mib === r.mib);
+      const row: AllreduceBenchRow = { world, mib: r.mib, oursMs: r.median_s * 1e3, oursBusGBs: busBw(world, r.mib, r.median_s) };
+      if (g !== undefined) {
+        row.glooMs = g.median_s * 1e3;
+        row.glooBusGBs = busBw(world, g.mib, g.median_s);
+        row.ratio = row.oursBusGBs / row.glooBusGBs;
+      }
+      rows.push(row);
+    }
+  }
+  console.log(`\nallreduce float32, sum, median of ${String(a.iters)} after ${String(a.warmup)} warm-up (slowest rank per iteration); bus bandwidth = 2(n-1)/n * bytes / time`);
+  console.log('ranks | size    | elastic-harness ms | busbw GB/s | gloo ms  | gloo busbw GB/s | ratio');
+  console.log('------|---------|--------------------|------------|----------|-----------------|------');
+  for (const r of rows) {
+    console.log(
+      `${String(r.world).padEnd(5)} | ${`${String(r.mib)} MiB`.padEnd(7)} | ${r.oursMs.toFixed(2).padStart(18)} | ${r.oursBusGBs.toFixed(2).padStart(10)} | ${(r.glooMs?.toFixed(2) ?? '-').padStart(8)} | ${(r.glooBusGBs?.toFixed(2) ?? '-').padStart(15)} | ${r.ratio !== undefined ? `${r.ratio.toFixed(2)}x` : '-'}`,
+    );
+  }
+  return rows;
+}
+
+export default main;
+
+if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === SELF) {
+  if (process.argv.includes('--worker')) {
+    worker().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        console.error(err);
+        process.exit(1);
+      },
+    );
+  } else {
+    main().catch((err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    });
+  }
+}

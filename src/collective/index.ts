@@ -1,0 +1,38 @@
+/**
+ * Collective communication between workers: a process group over a full mesh of authenticated
+ * Unix-socket (same host) and TCP (across hosts) connections, with pipelined ring allreduce,
+ * broadcast, allGather, reduceScatter and barrier, that fails fast and loud instead of hanging.
+ */
+export {
+  setupDistributedEnvironment,
+  cleanupDistributed,
+  isInitialized,
+  isMainProcess,
+  getRank,
+  getWorldSize,
+  getWorldInfo,
+  getProcessGroup,
+  readWorldInfo,
+  allReduce,
+  broadcast,
+  allGather,
+  reduceScatter,
+  barrier,
+  broadcastObject,
+  type WorldInfo,
+  type SetupOptions,
+  type Backend,
+} from './setup.js';
+export {
+  ProcessGroup,
+  DEFAULT_TIMEOUT_MS,
+  DEFAULT_CHUNK_BYTES,
+  DEFAULT_SMALL_BYTES,
+  type ProcessGroupOptions,
+  type CallOptions,
+  type AllGatherOptions,
+} from './process-group.js';
+export { createProcessGroup, type MeshOptions, type AddressStore, type Transport } from './mesh.js';
+export { partRange } from './ops.js';
+export { REDUCE_OPS, type ReduceOp, type ReducibleArray, type CollectiveArray, type DTypeName } from './dtypes.js';
+export { CollectiveError, PeerLostError, CollectiveTimeoutError, CollectiveMismatchError, CollectiveAbortedError } from './errors.js';

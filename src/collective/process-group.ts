@@ -1,0 +1,428 @@
+import { ConfigurationError } from '../errors/index.js';
+import { dtypeOf, checkReduceOp, type CollectiveArray, type ReduceOp, type ReducibleArray, viewLike } from './dtypes.js';
+import { CollectiveAbortedError, CollectiveError, CollectiveMismatchError, CollectiveTimeoutError, PeerLostError } from './errors.js';
+import type { RecvSpec } from './inbound.js';
+import { AllGather, Barrier, Broadcast, DirectAllReduce, Op, RingAllReduce, describeCall, partRange, type OpHost } from './ops.js';
+import { encodeControl, type ControlMessage } from './outbound.js';
+import type { PeerLink } from './peer-link.js';
+import { Algo, UserOp, type Header } from './wire.js';
+
+export interface ProcessGroupOptions {
+  /** Default bound on each collective, in ms (default 300 000). A collective that overruns breaks the group. */
+  timeoutMs?: number;
+  /** Pipelining granularity of the ring and chain algorithms (default 1 MiB). */
+  chunkBytes?: number;
+  /** Buffers up to this size take the one-round direct path (default 64 KiB). */
+  smallBytes?: number;
+}
+
+export interface CallOptions {
+  /** Bound on this call, in ms; default: the group's. */
+  timeoutMs?: number;
+}
+
+export interface AllGatherOptions<T> extends CallOptions {
+  /** Where to gather (length worldSize × input length, same type); default: a new array. */
+  output?: T;
+}
+
+export const DEFAULT_TIMEOUT_MS = 300_000;
+export const DEFAULT_CHUNK_BYTES = 1 << 20;
+export const DEFAULT_SMALL_BYTES = 64 << 10;
+
+interface Queued {
+  op: Op;
+  timeoutMs: number;
+}
+
+/**
+ * A process group: a full mesh of authenticated connections between all ranks (Unix sockets between
+ * ranks on one host, TCP across hosts) running collectives one at a time, in call order. Any
+ * failure (a lost peer, a timeout, a mismatched call, an abort from a peer) breaks the group: every
+ * pending and later call rejects with the same CollectiveError at once, and the peers are told.
+ */
+export class ProcessGroup implements OpHost {
+  private readonly queue: Queued[] = [];
+  private current: Op | null = null;
+  private timer: NodeJS.Timeout | undefined;
+  private seq = 0;
+  private failure: CollectiveError | undefined;
+  private closed = false;
+  private readonly scratchBufs = new Map<string, Buffer>();
+  readonly timeoutMs: number;
+  readonly chunkBytes: number;
+  readonly smallBytes: number;
+  private readonly byeFrom: boolean[];
+  private readonly dataClosed: boolean[];
+  private onClose: (() => Promise<void>) | undefined;
+
+  constructor(
+    readonly rank: number,
+    readonly worldSize: number,
+    private readonly links: (PeerLink | undefined)[],
+    options: ProcessGroupOptions = {},
+    onClose?: () => Promise<void>,
+  ) {
+    this.timeoutMs = checkPositive(options.timeoutMs ?? DEFAULT_TIMEOUT_MS, 'timeoutMs');
+    this.chunkBytes = checkPositive(options.chunkBytes ?? DEFAULT_CHUNK_BYTES, 'chunkBytes');
+    this.smallBytes = checkNonNegative(options.smallBytes ?? DEFAULT_SMALL_BYTES, 'smallBytes');
+    this.byeFrom = new Array<boolean>(worldSize).fill(false);
+    this.dataClosed = new Array<boolean>(worldSize).fill(false);
+    this.onClose = onClose;
+    for (const link of links) {
+      if (link === undefined) continue;
+      const p = link.peer;
+      link.setHandlers({
+        control: (msg) => this.onControl(p, msg),
+        closed: (which) => this.onPeerClosed(p, which),
+        mismatch: (got, spec) => this.onMismatch(p, got, spec),
+        protocolError: (message) => this.fail(new CollectiveAbortedError(`protocol error on the stream from rank ${String(p)} to rank ${String(this.rank)}: ${message}`)),
+      });
+    }
+  }
+
+  /** A group of one: every collective is the identity (avg divides by 1). */
+  static single(options: ProcessGroupOptions = {}): ProcessGroup {
+    return new ProcessGroup(0, 1, [undefined], options);
+  }
+
+  /** The error that broke the group, if any. */
+  get error(): CollectiveError | undefined {
+    return this.failure;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  // ---- OpHost ----
+  send(peer: number, header: Buffer, payload: Buffer | null, cb: (err?: Error | null) => void): void {
+    const link = this.links[peer];
+    if (link === undefined) throw new Error(`no link to rank ${String(peer)}`);
+    link.outbound.send(header, payload, cb);
+  }
+
+  writeFailed(peer: number, err: Error): void {
+    if (this.closed) return;
+    this.peerLost(peer, `sending to it failed (${err.message})`);
+  }
+
+  scratch(name: string, bytes: number): Buffer {
+    let b = this.scratchBufs.get(name);
+    if (b === undefined || b.length < bytes) {
+      b = Buffer.allocUnsafeSlow(Math.max(8, bytes));
+      this.scratchBufs.set(name, b);
+    }
+    return b;
+  }
+
+  // ---- collectives ----
+  /** Reduce `buf` across all ranks, in place; every rank ends with bit-identical contents. */
+  async allReduce<T extends ReducibleArray>(buf: T, op: ReduceOp = 'sum', options: CallOptions = {}): Promise<T> {
+    const dtype = dtypeOf(buf, 'allReduce', true);
+    const redop = checkReduceOp(op, 'allReduce');
+    const timeoutMs = this.callTimeout(options);
+    const seq = this.seq++;
+    this.throwIfBroken();
+    if (this.worldSize === 1) return buf;
+    const direct = buf.byteLength <= this.smallBytes;
+    const desc = { userOp: UserOp.AllReduce, dtype, redop, algo: direct ? Algo.Direct : Algo.Ring, count: buf.length, root: 0 };
+    await this.run(direct ? new DirectAllReduce(this, seq, desc, buf) : new RingAllReduce(this, seq, desc, buf, this.chunkBytes, false), timeoutMs);
+    return buf;
+  }
+
+  /** Copy `src`'s `buf` into every rank's `buf`, in place. */
+  async broadcast<T extends CollectiveArray>(buf: T, src = 0, options: CallOptions = {}): Promise<T> {
+    const dtype = dtypeOf(buf, 'broadcast', false);
+    this.checkRank(src, 'broadcast src');
+    const timeoutMs = this.callTimeout(options);
+    const seq = this.seq++;
+    this.throwIfBroken();
+    if (this.worldSize === 1) return buf;
+    const chain = this.worldSize > 2 && buf.byteLength > this.smallBytes;
+    const desc = { userOp: UserOp.Broadcast, dtype, redop: undefined, algo: chain ? Algo.Chain : Algo.Direct, count: buf.length, root: src };
+    await this.run(new Broadcast(this, seq, desc, buf, this.chunkBytes), timeoutMs);
+    return buf;
+  }
+
+  /** Gather every rank's `input` into one array, rank-major (rank p's input at p × input.length). */
+  async allGather<T extends CollectiveArray>(input: T, options: AllGatherOptions<T> = {}): Promise<T> {
+    const dtype = dtypeOf(input, 'allGather', false);
+    const n = this.worldSize;
+    const output = options.output ?? viewLike(input, new ArrayBuffer(input.byteLength * n), 0, input.length * n);
+    if (dtypeOf(output, 'allGather output', false) !== dtype || output.length !== input.length * n) {
+      throw new ConfigurationError(`allGather output must be a ${dtype} array of ${String(input.length * n)} elements (world size × input length), got ${String(output.length)}`);
+    }
+    const timeoutMs = this.callTimeout(options);
+    const seq = this.seq++;
+    this.throwIfBroken();
+    if (n === 1) {
+      if (output !== input) output.set(input as never);
+      return output;
+    }
+    const ring = n > 2 && input.byteLength * n > this.smallBytes;
+    const desc = { userOp: UserOp.AllGather, dtype, redop: undefined, algo: ring ? Algo.Ring : Algo.Direct, count: input.length, root: 0 };
+    await this.run(new AllGather(this, seq, desc, input, output, this.chunkBytes), timeoutMs);
+    return output;
+  }
+
+  /**
+   * Reduce `input` across ranks and return this rank's part of the result: elements
+   * [floor(r·L/n), floor((r+1)·L/n)) of the reduction (see partRange). `input` is left unchanged.
+   */
+  async reduceScatter<T extends ReducibleArray>(input: T, op: ReduceOp = 'sum', options: CallOptions = {}): Promise<T> {
+    const dtype = dtypeOf(input, 'reduceScatter', true);
+    const redop = checkReduceOp(op, 'reduceScatter');
+    const timeoutMs = this.callTimeout(options);
+    const seq = this.seq++;
+    this.throwIfBroken();
+    const work = input.slice() as T;
+    const [start, len] = partRange(input.length, this.worldSize, this.rank);
+    if (this.worldSize > 1) {
+      const desc = { userOp: UserOp.ReduceScatter, dtype, redop, algo: Algo.Ring, count: input.length, root: 0 };
+      await this.run(new RingAllReduce(this, seq, desc, work, this.chunkBytes, true), timeoutMs);
+    }
+    return work.slice(start, start + len) as T;
+  }
+
+  /** Resolve once every rank has called barrier(). */
+  async barrier(options: CallOptions = {}): Promise<void> {
+    const timeoutMs = this.callTimeout(options);
+    const seq = this.seq++;
+    this.throwIfBroken();
+    if (this.worldSize === 1) return;
+    await this.run(new Barrier(this, seq, { userOp: UserOp.Barrier, dtype: 'uint8', redop: undefined, algo: Algo.Direct, count: 0, root: 0 }), timeoutMs);
+  }
+
+  /** Send a JSON-serialisable value from `src` to every rank; every rank returns it. */
+  async broadcastObject<V>(obj: V, src = 0, options: CallOptions = {}): Promise<V> {
+    this.checkRank(src, 'broadcastObject src');
+    if (this.worldSize === 1) {
+      this.throwIfBroken();
+      return JSON.parse(toJson(obj)) as V;
+    }
+    const mine = this.rank === src ? Buffer.from(toJson(obj), 'utf8') : undefined;
+    const len = new Float64Array([mine?.length ?? 0]);
+    await this.broadcast(len, src, options);
+    const bytes = mine !== undefined ? new Uint8Array(mine.buffer, mine.byteOffset, mine.length) : new Uint8Array(len[0]);
+    await this.broadcast(bytes, src, options);
+    return JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8')) as V;
+  }
+
+  /**
+   * Leave the group: tell the peers (they then see this rank as gone, not crashed), close every
+   * connection and listener. Later calls reject with CollectiveAbortedError.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (process.env.EH_COLLECTIVE_DEBUG) process.stderr.write(`[rank ${String(this.rank)}] close: out=${JSON.stringify(this.links.map((l) => l?.outbound.bytesOut))} ${this.links.map((l) => l?.inbound.debugState() ?? '').join(' ')}\n`);
+    const err = new CollectiveAbortedError(`the process group of rank ${String(this.rank)} was closed (cleanupDistributed)`, {
+      suggestions: ['Call setupDistributedEnvironment() again for a new group.'],
+    });
+    if (this.failure === undefined) this.breakWith(err);
+    const closing: Promise<void>[] = [];
+    for (const link of this.links) {
+      if (link === undefined) continue;
+      link.sendControl(encodeControl({ t: 'bye' }));
+      closing.push(link.close(1000));
+    }
+    await Promise.all(closing);
+    const onClose = this.onClose;
+    this.onClose = undefined;
+    await onClose?.();
+  }
+
+  // ---- machinery ----
+  private callTimeout(options: CallOptions): number {
+    return options.timeoutMs === undefined ? this.timeoutMs : checkPositive(options.timeoutMs, 'timeoutMs');
+  }
+
+  private checkRank(r: number, what: string): void {
+    if (!Number.isInteger(r) || r < 0 || r >= this.worldSize) {
+      throw new ConfigurationError(`${what} must be a rank in 0..${String(this.worldSize - 1)}, got ${String(r)}`);
+    }
+  }
+
+  private throwIfBroken(): void {
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  private run(op: Op, timeoutMs: number): Promise<void> {
+    this.queue.push({ op, timeoutMs });
+    if (this.current === null) this.pump();
+    return op.promise;
+  }
+
+  private pump(): void {
+    while (this.current === null && this.failure === undefined && this.queue.length > 0) {
+      const { op, timeoutMs } = this.queue.shift() as Queued;
+      this.current = op;
+      const gone = this.departed();
+      if (gone !== undefined) {
+        this.fail(new PeerLostError(gone, `rank ${String(gone)} left the group (it called cleanupDistributed) before ${op.label} on rank ${String(this.rank)}`, { reportedBy: this.rank }));
+        return;
+      }
+      const hear = op.peersToHear();
+      for (const p of hear) (this.links[p] as PeerLink).inbound.source = op;
+      this.timer = setTimeout(() => this.fail(this.timeoutError(op, timeoutMs)), timeoutMs);
+      op.promise.then(
+        () => {
+          clearTimeout(this.timer);
+          for (const p of hear) {
+            const inbound = (this.links[p] as PeerLink).inbound;
+            if (inbound.source === op) inbound.source = null;
+          }
+          this.current = null;
+          this.pump();
+        },
+        () => undefined,
+      );
+      op.start();
+      // Deliver headers that arrived before this call was made (peers that ran ahead).
+      for (const p of hear) (this.links[p] as PeerLink).inbound.kick();
+    }
+  }
+
+  private timeoutError(op: Op, ms: number): CollectiveTimeoutError {
+    const silent = op.peersToHear();
+    const unread: number[] = [];
+    op.unsent.forEach((k, p) => {
+      if (k > 0) unread.push(p);
+    });
+    const waitingFor = silent.length > 0 ? silent : unread;
+    const detail =
+      silent.length > 0
+        ? `still waiting for data from rank${silent.length > 1 ? 's' : ''} ${silent.join(', ')}`
+        : unread.length > 0
+          ? `rank${unread.length > 1 ? 's' : ''} ${unread.join(', ')} did not take the data sent to them`
+          : 'no progress';
+    return new CollectiveTimeoutError(`${op.label} timed out after ${String(ms)} ms on rank ${String(this.rank)}: ${detail}`, waitingFor, { reportedBy: this.rank });
+  }
+
+  /** Break the group with `err` and tell every peer. */
+  fail(err: CollectiveError): void {
+    if (this.failure !== undefined) return;
+    this.breakWith(err);
+    const msg: ControlMessage = {
+      t: 'abort',
+      kind: err instanceof PeerLostError ? 'peer-lost' : err instanceof CollectiveTimeoutError ? 'timeout' : err instanceof CollectiveMismatchError ? 'mismatch' : 'aborted',
+      message: err.problem,
+      lostRank: err instanceof PeerLostError ? err.lostRank : undefined,
+      waitingFor: err instanceof CollectiveTimeoutError ? err.waitingFor : undefined,
+    };
+    const frame = encodeControl(msg);
+    for (const link of this.links) if (link !== undefined) link.sendControl(frame);
+  }
+
+  private breakWith(err: CollectiveError): void {
+    if (process.env.EH_COLLECTIVE_DEBUG && this.current !== null) process.stderr.write(`[rank ${String(this.rank)}] break during ${this.current.label}: expected=${JSON.stringify(this.current.expected)} unsent=${JSON.stringify(this.current.unsent)}: ${err.problem}\n${this.links.map((l) => l?.inbound.debugState() ?? '').join('\n')}\n`);
+    this.failure = err;
+    clearTimeout(this.timer);
+    this.current?.fail(err);
+    for (const q of this.queue.splice(0)) q.op.fail(err);
+    for (const link of this.links) if (link !== undefined) link.inbound.kill();
+  }
+
+  private during(): string {
+    return this.current !== null ? ` during ${this.current.label}` : '';
+  }
+
+  private onControl(peer: number, msg: ControlMessage): void {
+    if (msg.t === 'bye') {
+      this.byeFrom[peer] = true;
+      this.checkDeparted();
+      return;
+    }
+    if (this.failure !== undefined) return;
+    const by = ` (reported by rank ${String(peer)} to rank ${String(this.rank)}${this.during()})`;
+    const opts = { reportedBy: peer };
+    const err =
+      msg.kind === 'peer-lost' && typeof msg.lostRank === 'number'
+        ? new PeerLostError(msg.lostRank, msg.message + by, opts)
+        : msg.kind === 'timeout'
+          ? new CollectiveTimeoutError(msg.message + by, Array.isArray(msg.waitingFor) ? msg.waitingFor : [], opts)
+          : msg.kind === 'mismatch'
+            ? new CollectiveMismatchError(msg.message + by, opts)
+            : new CollectiveAbortedError(msg.message + by, opts);
+    // The sender told everyone itself (full mesh); no need to pass it on.
+    this.breakWith(err);
+  }
+
+  /**
+   * A peer's sockets closed. Its two sockets are independent streams, so their events race: a peer
+   * that finished its last collective and said goodbye may have its data stream's close seen before
+   * the goodbye, or before data still queued on the other socket. So: a close of the control
+   * connection without a goodbye is a death; a goodbye means "gone once its data stream ends",
+   * which only breaks the group if we still expect data from it (now, or in any later call).
+   */
+  private onPeerClosed(peer: number, which: 'data' | 'control'): void {
+    if (this.closed || this.failure !== undefined) return;
+    if (which === 'data') {
+      this.dataClosed[peer] = true;
+      if (!this.byeFrom[peer]) {
+        // Normally the control connection's close (or a goodbye) follows at once.
+        setTimeout(() => {
+          if (!this.byeFrom[peer]) this.peerLost(peer, 'its data stream closed');
+          else this.checkDeparted();
+        }, 1000).unref();
+        return;
+      }
+    } else if (!this.byeFrom[peer]) {
+      this.peerLost(peer, 'its connection closed');
+      return;
+    }
+    this.checkDeparted();
+  }
+
+  private peerLost(peer: number, what: string): void {
+    this.fail(new PeerLostError(peer, `rank ${String(peer)} was lost: ${what} (the process died, was killed, or its host is unreachable); detected by rank ${String(this.rank)}${this.during()}`, { reportedBy: this.rank }));
+  }
+
+  /** Break the group if the current call still needs a peer that left. */
+  private checkDeparted(): void {
+    if (this.failure !== undefined || this.closed) return;
+    const op = this.current;
+    for (let p = 0; p < this.worldSize; p++) {
+      if (!this.byeFrom[p]) continue;
+      const needed = op !== null && op.expected[p] > 0 && this.dataClosed[p];
+      if (needed) {
+        this.fail(new PeerLostError(p, `rank ${String(p)} left the group (it called cleanupDistributed) while rank ${String(this.rank)} still needed it${this.during()}`, { reportedBy: this.rank }));
+        return;
+      }
+    }
+  }
+
+  /** A call that starts after a peer said goodbye can never complete. */
+  private departed(): number | undefined {
+    const p = this.byeFrom.indexOf(true);
+    return p >= 0 ? p : undefined;
+  }
+
+  private onMismatch(peer: number, got: Header | undefined, spec: RecvSpec): void {
+    const e = spec.expect;
+    const mine = describeCall(e.userOp, e.dtype, e.redop, e.count, e.root, e.seq);
+    const theirs = got === undefined ? 'an unreadable message' : describeCall(got.userOp, got.dtype, got.redop, got.count, got.root, got.seq);
+    let detail = '';
+    if (got !== undefined && theirs === mine) {
+      detail = got.algo !== e.algo ? ' (different algorithm: the ranks use different chunkBytes/smallBytes settings)' : ` (step ${String(got.step)}/${String(e.step)}, offset ${String(got.offset)}/${String(e.offset)}, ${String(got.payloadBytes)}/${String(e.payloadBytes)} bytes)`;
+    }
+    this.fail(new CollectiveMismatchError(`mismatched collective calls: rank ${String(peer)} is in ${theirs} but rank ${String(this.rank)} is in ${mine}${detail}`, { reportedBy: this.rank }));
+  }
+}
+
+function checkPositive(v: number, what: string): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new ConfigurationError(`${what} must be a positive number, got ${String(v)}`);
+  return v;
+}
+
+function checkNonNegative(v: number, what: string): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new ConfigurationError(`${what} must be a number >= 0, got ${String(v)}`);
+  return v;
+}
+
+function toJson(obj: unknown): string {
+  const s = JSON.stringify(obj);
+  if (s === undefined) throw new ConfigurationError(`broadcastObject needs a JSON-serialisable value, got ${typeof obj}`);
+  return s;
+}

@@ -1,0 +1,6 @@
+/**
+ * TensorFlow.js data-parallel helper: average gradients across ranks in one collective per step,
+ * broadcast rank 0's initial weights. The collective itself lives in ../collective and does not
+ * need TensorFlow.js.
+ */
+export { DataParallel, averageGradients, broadcastWeights, flattenTensors, unflattenTensors, weightsHash, useWasmBackend, type DataParallelOptions, type NamedTensor } from './data-parallel.js';
