@@ -66,8 +66,26 @@ function issues(err: z.ZodError): { text: string; keys: string[] } {
   return { text, keys };
 }
 
+/** Nesting allowed in the manifest's JSON: deeper input would only serve to exhaust the stack of a recursive walk. */
+export const MAX_STATE_DEPTH = 512;
+
+function depthOf(value: unknown): number {
+  let max = 0;
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (d > max) max = d;
+    if (max > MAX_STATE_DEPTH) return max;
+    for (const x of Object.values(v)) stack.push([x, d + 1]);
+  }
+  return max;
+}
+
 export function parseManifest(bytes: Uint8Array, where: string): Manifest {
-  const r = manifestSchema.safeParse(parseJson(bytes, 'The manifest', where));
+  const raw = parseJson(bytes, 'The manifest', where);
+  if (depthOf(raw) > MAX_STATE_DEPTH) throw new CheckpointValidationError(`The manifest is nested more than ${MAX_STATE_DEPTH} levels deep`, { path: where });
+  const r = manifestSchema.safeParse(raw);
   if (!r.success) {
     const { text, keys } = issues(r.error);
     throw new CheckpointValidationError(`The manifest does not match the checkpoint schema: ${text}`, { path: where, invalidKeys: keys });

@@ -169,6 +169,24 @@ test('a directory without its marker, or with a torn manifest, is not a checkpoi
   }
 });
 
+test('a manifest nested absurdly deep is refused as invalid, without exhausting the stack', async () => {
+  const f = await fixture();
+  try {
+    const text = await readFile(path.join(f.dir, 'manifest.json'), 'utf8');
+    const deep = '['.repeat(200_000) + ']'.repeat(200_000);
+    await writeFile(path.join(f.dir, 'manifest.json'), text.replace('"metrics":{}', `"metrics":{"x":${deep}}`));
+    // Re-signed by hand: JSON.stringify itself cannot take such depth.
+    const bytes = await readFile(path.join(f.dir, 'manifest.json'));
+    const marker = JSON.parse(await readFile(path.join(f.dir, 'COMMITTED'), 'utf8')) as Record<string, unknown>;
+    marker.manifestBytes = bytes.length;
+    marker.manifestCrc32 = (zlib.crc32(bytes) >>> 0).toString(16).padStart(8, '0');
+    await writeFile(path.join(f.dir, 'COMMITTED'), JSON.stringify(marker));
+    await assert.rejects(f.backend.load('step_00000005'), (e: unknown) => e instanceof CheckpointValidationError && /nested more than/.test(e.message));
+  } finally {
+    await f.cleanup();
+  }
+});
+
 test('validateStructure: a checkpoint without the training-state fields names the missing keys', async () => {
   const f = await fixture();
   try {
