@@ -20,6 +20,9 @@ export interface FoundTensor {
   data: TypedArray;
 }
 
+/** Leaves room under the manifest's own nesting limit (MAX_STATE_DEPTH in manifest.ts) for its wrapping. */
+const MAX_TREE_DEPTH = 500;
+
 function escapeKey(key: string): string {
   return key.startsWith('$') ? `$${key}` : key;
 }
@@ -69,6 +72,11 @@ export function encodeState(tree: StateValue): { json: Json; tensors: FoundTenso
       const id = newId(path);
       tensors.push({ id, path, dtype: value.dtype, shape: [...value.shape], data: value.data });
       return { $tensor: id };
+    }
+    if (path.length > MAX_TREE_DEPTH) {
+      throw new CheckpointValidationError(`State is nested more than ${MAX_TREE_DEPTH} levels deep at "${path.slice(0, 5).join('.')}..."`, {
+        suggestions: ['Flatten the state; loading refuses manifests this deep.'],
+      });
     }
     if (seen.has(value)) {
       throw new CheckpointValidationError(`State has a cycle at "${path.join('.')}"`, { invalidKeys: [path.join('.')], suggestions: ['State must be a tree.'] });

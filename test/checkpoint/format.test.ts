@@ -140,3 +140,20 @@ test('a 1 GiB state round-trips and every byte is checked', async () => {
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('a state nested too deep for loading is refused when saving, not discovered at load time', async () => {
+  const dir = await tempDir();
+  try {
+    let deep: StateDict = { leaf: 1 };
+    for (let i = 0; i < 600; i++) deep = { d: deep };
+    await assert.rejects(saveStateDict(deep, path.join(dir, 'deep')), (e: unknown) => e instanceof Error && e.name === 'CheckpointValidationError' && /nested more than/.test(e.message));
+    let ok: StateDict = { leaf: 1 };
+    for (let i = 0; i < 400; i++) ok = { d: ok };
+    await saveStateDict(ok, path.join(dir, 'ok'));
+    let back = (await loadStateDict(path.join(dir, 'ok'))) as StateDict;
+    for (let i = 0; i < 400; i++) back = back.d as StateDict;
+    assert.equal(back.leaf, 1);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
