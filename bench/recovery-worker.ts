@@ -6,7 +6,7 @@
  */
 import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { connectStoreFromEnv, tf } from './recovery-preload.js';
+import { agentMemory, connectStoreFromEnv, tf } from './recovery-preload.js';
 
 const rank = Number(process.env.RANK);
 const world = Number(process.env.WORLD_SIZE);
@@ -42,13 +42,26 @@ const ckpt = join(dir, `rank${rank}.bin`);
 
 // Ranks apply the same averaged gradients, so their weights are identical and any rank's checkpoint is
 // the job's. A SIGKILL can leave ranks one step apart: resume from the newest checkpoint of any rank.
+// The agent's memory holds every rank's last checkpoint too (it outlives the worker): read it first.
 let step = 0;
 let newest: Buffer | undefined;
-for (let r = 0; r < world; r++) {
-  const f = join(dir, `rank${r}.bin`);
-  if (!existsSync(f)) continue;
-  const buf = readFileSync(f);
-  if (newest === undefined || buf.readUInt32LE(0) > newest.readUInt32LE(0)) newest = buf;
+let restoredFrom = 'none';
+const newer = (a: Buffer | undefined, b: Buffer): Buffer => (a === undefined || b.readUInt32LE(0) > a.readUInt32LE(0) ? b : a);
+if (agentMemory.available()) {
+  for (const key of await agentMemory.keys('ckpt/')) {
+    const m = await agentMemory.get(key);
+    if (m === undefined) continue;
+    newest = newer(newest, Buffer.from(m.buffer, m.byteOffset, m.byteLength));
+    restoredFrom = 'memory';
+  }
+}
+if (newest === undefined) {
+  for (let r = 0; r < world; r++) {
+    const f = join(dir, `rank${r}.bin`);
+    if (!existsSync(f)) continue;
+    newest = newer(newest, readFileSync(f));
+    restoredFrom = 'disk';
+  }
 }
 if (newest !== undefined) {
   const buf = newest;
@@ -114,7 +127,8 @@ while (step < maxSteps && !stop) {
   }
   writeFileSync(`${ckpt}.tmp`, body);
   renameSync(`${ckpt}.tmp`, ckpt);
-  appendFileSync(progress, `${rank} ${step} ${Date.now()} ${restart}\n`);
+  if (agentMemory.available()) await agentMemory.put(`ckpt/rank${rank}`, body);
+  appendFileSync(progress, `${rank} ${step} ${Date.now()} ${restart} ${restoredFrom}\n`);
   if (step >= 2) await store.delete(`g/${step - 2}/${rank}`);
 }
 await store.close();

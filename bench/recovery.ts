@@ -24,6 +24,8 @@ interface Line {
   step: number;
   at: number;
   restart: number;
+  /** eh workers: where the restarted worker found its checkpoint (memory: the agent's; disk). */
+  from: string;
 }
 
 function readProgress(path: string): Line[] {
@@ -32,8 +34,9 @@ function readProgress(path: string): Line[] {
     .split('\n')
     .filter((l) => l.trim() !== '')
     .map((l) => {
-      const [rank, step, at, restart] = l.trim().split(/\s+/).map(Number);
-      return { rank, step, at, restart };
+      const parts = l.trim().split(/\s+/);
+      const [rank, step, at, restart] = parts.slice(0, 4).map(Number);
+      return { rank, step, at, restart, from: parts[4] ?? 'disk' };
     })
     .filter((l) => Number.isFinite(l.at));
 }
@@ -49,7 +52,7 @@ async function until<T>(what: string, fn: () => T | undefined, ms: number): Prom
 }
 
 /** One run (eh-cold: no standby workers, every worker starts Node and TensorFlow.js afresh): returns milliseconds from the kill to the first step every rank completed after it. */
-async function runOnce(kind: 'eh' | 'eh-cold' | 'torchrun'): Promise<{ recoveryMs: number; stepMs: number }> {
+async function runOnce(kind: 'eh' | 'eh-cold' | 'torchrun'): Promise<{ recoveryMs: number; stepMs: number; from: string }> {
   const dir = mkdtempSync(join(tmpdir(), `eh-bench-recovery-${kind}-`));
   const progress = join(dir, 'progress');
   const stopFile = join(dir, 'stop');
@@ -82,7 +85,8 @@ async function runOnce(kind: 'eh' | 'eh-cold' | 'torchrun'): Promise<{ recoveryM
     writeFileSync(stopFile, '');
     const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 30_000))]);
     if (code !== 0) throw new Error(`${kind} did not end cleanly (${String(code)}):\n${stderr.slice(-2000)}`);
-    return { recoveryMs: recoveredAt - killedAt, stepMs };
+    const from = readProgress(progress).find((l) => l.restart >= 1)?.from ?? '?';
+    return { recoveryMs: recoveredAt - killedAt, stepMs, from };
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
@@ -107,7 +111,7 @@ export async function main(): Promise<{ eh: number; ehNoStandby: number; torchru
     const c = await runOnce('eh-cold');
     results.cold.push(c.recoveryMs);
     results.coldStep.push(c.stepMs);
-    process.stdout.write(`run ${i + 1}/${runs}: eh run ${e.recoveryMs} ms, eh run without standby ${c.recoveryMs} ms`);
+    process.stdout.write(`run ${i + 1}/${runs}: eh run ${e.recoveryMs} ms (restored from ${e.from}), eh run without standby ${c.recoveryMs} ms`);
     if (haveTorch) {
       const t = await runOnce('torchrun');
       results.torchrun.push(t.recoveryMs);
