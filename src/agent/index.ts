@@ -16,7 +16,19 @@ export {
   type RdzvConf,
 } from './config.js';
 export { TORCHRUN_ENV, EH_ENV, WORKER_ENV_NAMES, type TorchrunEnvName } from './env-contract.js';
-export { getWorldInfo, type WorldInfo, type AgentWorldInfo } from './world-info.js';
+export { getWorldInfo, type AgentWorldInfo } from './world-info.js';
+// The worker's side of the job, from the collective part, so that scripts import it from here as the reference does.
+export {
+  setupDistributedEnvironment,
+  cleanupDistributed,
+  isMainProcess,
+  getRank,
+  getWorldSize,
+  barrier,
+  broadcastObject,
+  type WorldInfo,
+  type SetupOptions,
+} from '../collective/index.js';
 export { installErrorHandler, recordErrors, readErrorFile, writeErrorFile, type ErrorRecord } from './error-file.js';
 export { heartbeat, reportProgress, startHeartbeat, stopHeartbeat, setHeartbeatMode, isUnderAgent, heartbeatIntervalMs } from './heartbeat.js';
 export { agentMemory } from './agent-memory.js';

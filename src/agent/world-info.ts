@@ -1,24 +1,13 @@
 /** What a worker knows of its world, read from the environment `eh run` (or torchrun) gives it. */
 import { DistributedSetupError } from '../errors/index.js';
+import type { WorldInfo } from '../collective/index.js';
 import { EH_ENV } from './env-contract.js';
 
-export interface WorldInfo {
-  rank: number;
-  localRank: number;
-  worldSize: number;
-  localWorldSize: number;
-  masterAddr: string;
-  masterPort: number;
-}
-
-/** The world plus everything else the agent tells a worker. */
+/** The collective's WorldInfo (rank, localRank, worldSize, localWorldSize, masterAddr, masterPort, groupRank, restartCount, runId) plus everything else the agent tells a worker. */
 export interface AgentWorldInfo extends WorldInfo {
-  groupRank: number;
   groupWorldSize: number;
   roleName: string;
-  restartCount: number;
   maxRestarts: number;
-  runId: string;
   storeBackend: string | undefined;
   storeEndpoint: string | undefined;
   storePrefix: string | undefined;

@@ -128,3 +128,17 @@ test('shell and Python workers receive the full environment contract', async () 
     tmp.remove();
   }
 });
+
+test('workers set up the collective from the agent\'s environment (via elastic-harness/agent), and a restarted group sets it up again', async () => {
+  const tmp = tempDir();
+  try {
+    const agent = startAgent(['--standalone', '--nproc-per-node', '2', '--max-restarts', '1', '--grace-period', '3', join(FIXTURES, 'collective.mjs')], { OUT_DIR: tmp.path });
+    const { code } = await agent.exited(60_000);
+    const ev = readFileSync(join(tmp.path, 'events.log'), 'utf8');
+    assert.equal(code, 0, `${agent.stderr()}\n${ev}`);
+    for (const r of [0, 1]) assert.match(ev, new RegExp(`rank=${r} world=2 restart=1 sum=3 bcast={"from":0,"restart":1}`));
+    assert.match(agent.stderr(), /rank 1 killed by SIGKILL/);
+  } finally {
+    tmp.remove();
+  }
+});
