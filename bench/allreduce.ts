@@ -5,6 +5,7 @@
  * slowest rank's time, each iteration after a barrier), when /usr/bin/python3 has torch.
  *
  *   node --import tsx bench/allreduce.ts [--sizes 1,16,64] [--worlds 2,3] [--iters 10] [--warmup 3] [--no-gloo]
+ *                                        [--transport auto|tcp|unix] [--chunk-kib N]
  */
 import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
@@ -28,6 +29,7 @@ interface Args {
   warmup: number;
   gloo: boolean;
   transport: string;
+  chunkKiB: number;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -42,6 +44,7 @@ function parseArgs(argv: string[]): Args {
     warmup: Number(get('warmup', '3')),
     gloo: !argv.includes('--no-gloo'),
     transport: get('transport', 'auto'),
+    chunkKiB: Number(get('chunk-kib', '0')),
   };
 }
 
@@ -49,7 +52,7 @@ function parseArgs(argv: string[]): Args {
 async function worker(): Promise<void> {
   const { setupDistributedEnvironment, allReduce, barrier, cleanupDistributed, getRank } = await import('../src/collective/index.js');
   const a = JSON.parse(process.env.EH_BENCH_ARGS ?? '{}') as Args;
-  await setupDistributedEnvironment({ backend: 'auto', timeoutMs: 120_000 });
+  await setupDistributedEnvironment({ backend: 'auto', timeoutMs: 120_000, ...(a.chunkKiB > 0 ? { chunkBytes: a.chunkKiB << 10 } : {}) });
   const results: SizeResult[] = [];
   for (const mib of a.sizes) {
     const buf = new Float32Array((mib << 20) / 4).fill(1);
@@ -101,7 +104,8 @@ async function runOurs(world: number, a: Args): Promise<SizeResult[]> {
         EH_COLLECTIVE_ADDR: '127.0.0.1',
         EH_BENCH_ARGS: JSON.stringify(a),
       };
-      const p = spawn(process.execPath, ['--import', 'tsx', SELF, '--worker'], { env, cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] });
+      const nodeArgs = (process.env.EH_BENCH_NODE_ARGS ?? '').split(' ').filter((s) => s !== '');
+      const p = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', SELF, '--worker'], { env, cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] });
       procs.push(p);
       p.stdout.setEncoding('utf8');
       p.stdout.on('data', (d: string) => {

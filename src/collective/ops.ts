@@ -171,6 +171,17 @@ function subRange(l: Layout, part: number, j: number): [number, number] {
   return [start, end - start];
 }
 
+/**
+ * Chunk size for a ring: at most `chunkBytes`, and small enough that a segment has about 8 chunks
+ * (down to 64 KiB), so that mid-sized buffers are pipelined too instead of moving as one piece per
+ * step. A function of the call alone, so every rank cuts the same chunks.
+ */
+function ringChunkElems(count: number, n: number, es: number, chunkBytes: number): number {
+  const segBytes = Math.ceil(count / n) * es;
+  const bytes = Math.min(chunkBytes, Math.max(64 << 10, Math.ceil(segBytes / 8)));
+  return Math.max(1, Math.floor(bytes / es));
+}
+
 /** Element range of rank `i`'s part when `count` elements are split over `n` ranks (reduceScatter). */
 export function partRange(count: number, n: number, i: number): [number, number] {
   const s = Math.floor((i * count) / n);
@@ -201,7 +212,7 @@ export class RingAllReduce extends Op {
     const n = this.n;
     this.bytes = bytesOf(buf);
     this.es = buf.BYTES_PER_ELEMENT;
-    this.lay = layout(buf.length, n, Math.max(1, Math.floor(chunkBytes / this.es)));
+    this.lay = layout(buf.length, n, ringChunkElems(buf.length, n, this.es, chunkBytes));
     this.combine = combinerFor(desc.dtype, desc.redop ?? 'sum');
     this.finish = finisherFor(desc.dtype, desc.redop ?? 'sum');
     this.lastStep = scatterOnly ? n - 2 : 2 * n - 3;

@@ -10,7 +10,7 @@ import { Algo, UserOp, type Header } from './wire.js';
 export interface ProcessGroupOptions {
   /** Default bound on each collective, in ms (default 300 000). A collective that overruns breaks the group. */
   timeoutMs?: number;
-  /** Pipelining granularity of the ring and chain algorithms (default 1 MiB). */
+  /** Largest pipelining chunk of the ring and chain algorithms (default 512 KiB). */
   chunkBytes?: number;
   /** Buffers up to this size take the one-round direct path (default 64 KiB). */
   smallBytes?: number;
@@ -27,7 +27,7 @@ export interface AllGatherOptions<T> extends CallOptions {
 }
 
 export const DEFAULT_TIMEOUT_MS = 300_000;
-export const DEFAULT_CHUNK_BYTES = 1 << 20;
+export const DEFAULT_CHUNK_BYTES = 512 << 10;
 export const DEFAULT_SMALL_BYTES = 64 << 10;
 
 interface Queued {
