@@ -15,18 +15,22 @@ export interface RankAgreement {
 export const singleRankAgreement: RankAgreement = { allReduceMin: async (v) => v };
 
 /**
- * The agreement used when none is given: one process agrees with itself; with several ranks (WORLD_SIZE > 1)
- * guessing would let ranks finalize different calls, so asking for agreement is an error naming the fix.
+ * The agreement used when none is given, decided at each call: through the collective's process group once
+ * setupDistributedEnvironment() has built one (a min-allreduce of one int32); else one process agreeing with
+ * itself; but with several ranks (WORLD_SIZE > 1) and no group, guessing would let ranks finalize different
+ * calls, so it is an error naming the fix. The collective is loaded only when first needed.
  */
 export function defaultAgreement(env: NodeJS.ProcessEnv = process.env): RankAgreement {
-  const worldSize = Number(env.WORLD_SIZE ?? 1);
-  if (!(worldSize > 1)) return singleRankAgreement;
   return {
-    allReduceMin: async () => {
-      throw new ConfigurationError(`maybeFinalizeAsyncCalls needs the ranks to agree (WORLD_SIZE=${worldSize}) but the queue was given no agreement`, {
+    allReduceMin: async (value) => {
+      const collective = await import('../collective/index.js');
+      if (collective.isInitialized()) return (await collective.allReduce(new Int32Array([value]), 'min'))[0];
+      const worldSize = Number(env.WORLD_SIZE ?? 1);
+      if (!(worldSize > 1)) return value;
+      throw new ConfigurationError(`maybeFinalizeAsyncCalls needs the ranks to agree (WORLD_SIZE=${worldSize}) but no process group is set up and the queue was given no agreement`, {
         configKey: 'agreement',
         suggestions: [
-          "Pass { agreement: { allReduceMin: async (x) => (await allReduce(new Int32Array([x]), 'min'))[0] } } using the collective module,",
+          'Call setupDistributedEnvironment() (collective module) before finalizing, or pass { agreement: { allReduceMin } },',
           'or call maybeFinalizeAsyncCalls({ noDist: true }) when each rank may finalize on its own.',
         ],
       });
