@@ -1,12 +1,12 @@
 /**
  * A data-parallel training worker for the recovery benchmark: a small MLP in TensorFlow.js (wasm),
- * gradients averaged across ranks through the job's store, a checkpoint written after every step
+ * gradients averaged across ranks with the collective's allreduce, a checkpoint written after every step
  * (write, then rename), resumed from after a restart. Each completed step is logged as
  * `rank step epochMs restartCount` to $PROGRESS. Stops cleanly when $STOP_FILE exists.
  */
 import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { agentMemory, connectStoreFromEnv, tf } from './recovery-preload.js';
+import { agentMemory, allReduce, cleanupDistributed, setupDistributedEnvironment, tf } from './recovery-preload.js';
 
 const rank = Number(process.env.RANK);
 const world = Number(process.env.WORLD_SIZE);
@@ -75,7 +75,7 @@ if (newest !== undefined) {
   }
 }
 
-const store = await connectStoreFromEnv();
+await setupDistributedEnvironment({ timeoutMs: 30_000 });
 const lr = 0.1;
 function loss(): tf.Scalar {
   const h = tf.relu(tf.add(tf.matMul(xs, vars[0]), vars[1]));
@@ -86,27 +86,20 @@ function loss(): tf.Scalar {
 let stop = false;
 while (step < maxSteps && !stop) {
   const { grads, value } = tf.variableGrads(loss, vars);
-  const flat = new Float32Array(total);
+  // One extra element carries the stop request, so every rank stops after the same step.
+  const flat = new Float32Array(total + 1);
   let off = 0;
   for (const v of vars) {
     const g = grads[v.name].dataSync() as Float32Array;
     flat.set(g, off);
     off += g.length;
   }
+  flat[total] = existsSync(stopFile) ? 1 : 0;
   tf.dispose([grads, value] as unknown as tf.Tensor[]);
-  // Allreduce through the store: each rank posts its gradient, waits for all, averages.
-  // The stop request travels with the gradients, so every rank stops after the same step.
-  await store.set(`g/${step}/${rank}`, `${existsSync(stopFile) ? 1 : 0}:${Buffer.from(flat.buffer).toString('base64')}`);
-  const keys = Array.from({ length: world }, (_, r) => `g/${step}/${r}`);
-  await store.wait(keys, 30_000);
-  const avg = new Float32Array(total);
-  for (const k of keys) {
-    const v = (await store.get(k)) as string;
-    if (v.startsWith('1:')) stop = true;
-    const b = Buffer.from(v.slice(2), 'base64');
-    const g = new Float32Array(b.buffer, b.byteOffset, total);
-    for (let i = 0; i < total; i++) avg[i] += g[i] / world;
-  }
+  await allReduce(flat, 'sum');
+  if (flat[total] > 0) stop = true;
+  const avg = flat.subarray(0, total);
+  for (let i = 0; i < total; i++) avg[i] /= world;
   off = 0;
   tf.tidy(() => {
     for (let i = 0; i < vars.length; i++) {
@@ -129,6 +122,5 @@ while (step < maxSteps && !stop) {
   renameSync(`${ckpt}.tmp`, ckpt);
   if (agentMemory.available()) await agentMemory.put(`ckpt/rank${rank}`, body);
   appendFileSync(progress, `${rank} ${step} ${Date.now()} ${restart} ${restoredFrom}\n`);
-  if (step >= 2) await store.delete(`g/${step - 2}/${rank}`);
 }
-await store.close();
+await cleanupDistributed();

@@ -1,7 +1,7 @@
 /**
  * Recovery benchmark: 2 workers train a small model, one is killed with SIGKILL, and we time from the
  * kill to the next training step completed by every rank. `eh run` (TensorFlow.js on wasm, gradients
- * averaged through the job's store, a checkpoint every step, standby workers with TensorFlow.js
+ * averaged with the collective's allreduce, a checkpoint every step, standby workers with TensorFlow.js
  * preloaded) beside torchrun (PyTorch DDP on gloo, a checkpoint every step), alternating runs in the
  * same process so both see the same machine load. Median of RUNS (default 5) runs each.
  *   node --import tsx bench/recovery.ts            (needs `npm run build` first: it launches dist/cli/main.js)
