@@ -5,7 +5,7 @@
  * slowest rank's time, each iteration after a barrier), when /usr/bin/python3 has torch.
  *
  *   node --import tsx bench/allreduce.ts [--sizes 1,16,64] [--worlds 2,3] [--iters 10] [--warmup 3] [--no-gloo]
- *                                        [--transport auto|tcp|unix] [--chunk-kib N]
+ *                                        [--transport auto|tcp|unix] [--chunk-kib N] [--small-kib N]
  */
 import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
@@ -30,6 +30,7 @@ interface Args {
   gloo: boolean;
   transport: string;
   chunkKiB: number;
+  smallKiB: number;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -45,6 +46,7 @@ function parseArgs(argv: string[]): Args {
     gloo: !argv.includes('--no-gloo'),
     transport: get('transport', 'auto'),
     chunkKiB: Number(get('chunk-kib', '0')),
+    smallKiB: Number(get('small-kib', '-1')),
   };
 }
 
@@ -52,7 +54,7 @@ function parseArgs(argv: string[]): Args {
 async function worker(): Promise<void> {
   const { setupDistributedEnvironment, allReduce, barrier, cleanupDistributed, getRank } = await import('../src/collective/index.js');
   const a = JSON.parse(process.env.EH_BENCH_ARGS ?? '{}') as Args;
-  await setupDistributedEnvironment({ backend: 'auto', timeoutMs: 120_000, ...(a.chunkKiB > 0 ? { chunkBytes: a.chunkKiB << 10 } : {}) });
+  await setupDistributedEnvironment({ backend: 'auto', timeoutMs: 120_000, ...(a.chunkKiB > 0 ? { chunkBytes: a.chunkKiB << 10 } : {}), ...(a.smallKiB >= 0 ? { smallBytes: a.smallKiB << 10 } : {}) });
   const results: SizeResult[] = [];
   for (const mib of a.sizes) {
     const buf = new Float32Array((mib << 20) / 4).fill(1);

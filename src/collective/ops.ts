@@ -173,12 +173,12 @@ function subRange(l: Layout, part: number, j: number): [number, number] {
 
 /**
  * Chunk size for a ring: at most `chunkBytes`, and small enough that a segment has about 8 chunks
- * (down to 64 KiB), so that mid-sized buffers are pipelined too instead of moving as one piece per
+ * (down to 128 KiB), so that mid-sized buffers are pipelined too instead of moving as one piece per
  * step. A function of the call alone, so every rank cuts the same chunks.
  */
 function ringChunkElems(count: number, n: number, es: number, chunkBytes: number): number {
   const segBytes = Math.ceil(count / n) * es;
-  const bytes = Math.min(chunkBytes, Math.max(64 << 10, Math.ceil(segBytes / 8)));
+  const bytes = Math.min(chunkBytes, Math.max(128 << 10, Math.ceil(segBytes / 8)));
   return Math.max(1, Math.floor(bytes / es));
 }
 

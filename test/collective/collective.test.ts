@@ -108,7 +108,7 @@ describe('collective: single process and environment', () => {
 });
 
 describe('collective: failures never hang', { concurrency: 1 }, () => {
-  it('SIGKILL of one rank during a 64 MiB allreduce makes the others reject at once, naming it', async () => {
+  it('SIGKILL of one rank during a 64 MiB allreduce makes the others reject at once, naming it', async (t) => {
     const n = 3;
     const timeoutMs = 30_000;
     const g = await launch({ n, script: WORKER, args: ['kill'], env: { EH_TEST_GROUP_OPTS: JSON.stringify({ timeoutMs }) } });
@@ -122,6 +122,7 @@ describe('collective: failures never hang', { concurrency: 1 }, () => {
       assert.equal(e.lostRank, 1);
       assert.match(e.message as string, /rank 1/);
       const latency = (e.at as number) - killedAt;
+      t.diagnostic(`rank ${String(e.rank)} rejected ${String(latency)} ms after the SIGKILL (timeout ${String(timeoutMs)} ms): ${(e.message as string).split('\n')[0]}`);
       // "At once": far below the 30 s timeout (generous margin for a loaded 2-core machine).
       assert.ok(latency < 5000, `rank ${String(e.rank)} took ${String(latency)} ms to notice`);
     }
