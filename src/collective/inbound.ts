@@ -56,8 +56,15 @@ export class InboundChannel {
     return { buffer: () => this.nextBuffer(), callback: (n, buf) => this.onRead(n, buf) };
   }
 
+  /** Read from `socket` from its first byte (a fresh connection attempt starts from a clean state). */
   attach(socket: net.Socket): void {
     this.socket = socket;
+    this.headerFilled = 0;
+    this.dest = null;
+    this.destFilled = 0;
+    this.spec = null;
+    this.pending = null;
+    this.stalled = false;
   }
 
   /** Stop handling input for good (the group failed or closed); bytes still coming are read and dropped, so EOF is seen. */

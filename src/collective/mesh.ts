@@ -132,7 +132,9 @@ export async function createProcessGroup(o: MeshOptions): Promise<ProcessGroup> 
     await listen(tcpServer, { host: o.bindHost ?? '0.0.0.0', port: 0 });
     if (transport !== 'tcp') {
       const id = createHash('sha256').update(`${groupId}|${String(process.pid)}`).digest('hex').slice(0, 16);
-      unixPath = path.join(os.tmpdir(), `eh-c-${id}-${String(rank)}.sock`);
+      const name = `eh-c-${id}-${String(rank)}.sock`;
+      // sun_path holds 107 bytes; a long TMPDIR falls back to /tmp.
+      unixPath = path.join(os.tmpdir(), name).length <= 100 ? path.join(os.tmpdir(), name) : path.join('/tmp', name);
       try {
         unlinkSync(unixPath);
       } catch {
@@ -222,6 +224,8 @@ export async function createProcessGroup(o: MeshOptions): Promise<ProcessGroup> 
     await closeServers();
     throw err;
   }
+  for (const s of servers) s.unref();
+  for (const l of links) l?.unref();
   return new ProcessGroup(rank, worldSize, links, o, closeServers);
 }
 

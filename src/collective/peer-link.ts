@@ -81,6 +81,12 @@ export class PeerLink {
     else h.protocolError(e.message);
   }
 
+  /** Let the process exit even if the user never calls cleanupDistributed() (a pending call's timer still holds it). */
+  unref(): void {
+    this.inSocket.unref();
+    this.outbound.socket.unref();
+  }
+
   sendControl(frame: Buffer): void {
     if (!this.inSocket.destroyed && this.inSocket.writable) this.inSocket.write(frame);
   }
@@ -95,11 +101,11 @@ export class PeerLink {
         (s) =>
           new Promise<void>((resolve) => {
             if (s.destroyed) return resolve();
+            // Ref'd on purpose: the sockets are unref'd, and `await cleanupDistributed()` must finish.
             const t = setTimeout(() => {
               s.destroy();
               resolve();
             }, graceMs);
-            t.unref();
             s.once('close', () => {
               clearTimeout(t);
               resolve();

@@ -167,6 +167,15 @@ describe('collective: failures never hang', { concurrency: 1 }, () => {
   }
 });
 
+describe('collective: process lifetime', () => {
+  it('a worker that never calls cleanupDistributed() still exits when its work is done', async () => {
+    const g = await launch({ n: 2, script: WORKER, args: ['noclean'] });
+    const exits = await g.waitExit(30_000);
+    for (const e of exits) assert.equal(e.code, 0, e.stderr);
+    assert.equal(byType(g, 'finished').length, 2);
+  });
+});
+
 describe('collective: authentication', () => {
   it('refuses connections without the job token, and the group keeps working', async () => {
     const g = await launch({ n: 2, script: WORKER, args: ['token'] });

@@ -267,7 +267,7 @@ async function tokenScenario(): Promise<void> {
   }
 }
 
-async function main(): Promise<void> {
+async function main(): Promise<'noexit' | undefined> {
   const scenario = process.argv[2] ?? 'correctness';
   const opts = JSON.parse(process.env.EH_TEST_GROUP_OPTS ?? '{}') as Record<string, number>;
   const t0 = Date.now();
@@ -278,14 +278,23 @@ async function main(): Promise<void> {
   else if (scenario.startsWith('mismatch-')) await mismatch(scenario.slice('mismatch-'.length));
   else if (scenario === 'timeout') await timeoutScenario();
   else if (scenario === 'token') await tokenScenario();
+  else if (scenario === 'noclean') {
+    // Return without cleanupDistributed() or process.exit(): the process must still end.
+    await allReduce(new Float32Array([1]));
+    emit({ type: 'finished' });
+    return 'noexit';
+  }
   else throw new Error(`unknown scenario ${scenario}`);
   if (scenario === 'correctness') await getProcessGroup().barrier();
   await cleanupDistributed();
   emit({ type: 'done' });
+  return undefined;
 }
 
 main().then(
-  () => process.exit(0),
+  (how) => {
+    if (how !== 'noexit') process.exit(0);
+  },
   (err: unknown) => {
     emit({ type: 'fatal', ...describe(err) });
     process.exit(1);
