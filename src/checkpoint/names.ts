@@ -1,4 +1,4 @@
-import { CheckpointError, ConfigurationError } from '../errors/index.js';
+import { ConfigurationError } from '../errors/index.js';
 
 /** Checkpoint names: one plain path segment, never hidden (hidden names are this module's temporaries). */
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.=+-]{0,199}$/;
@@ -30,5 +30,3 @@ export function stepOfName(name: string): number {
 export function sortByStep(names: readonly string[]): string[] {
   return [...names].sort((a, b) => stepOfName(a) - stepOfName(b) || (a < b ? -1 : a > b ? 1 : 0));
 }
-
-export { CheckpointError };
