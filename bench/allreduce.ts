@@ -5,7 +5,7 @@
  * slowest rank's time, each iteration after a barrier), when /usr/bin/python3 has torch.
  *
  *   node --import tsx bench/allreduce.ts [--sizes 1,16,64] [--worlds 2,3] [--iters 10] [--warmup 3] [--no-gloo]
- *                                        [--transport auto|tcp|unix] [--chunk-kib N] [--small-kib N]
+ *                                        [--transport auto|tcp|unix] [--chunk-kib N] [--small-kib N] [--rounds 3]
  */
 import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
@@ -31,6 +31,7 @@ interface Args {
   transport: string;
   chunkKiB: number;
   smallKiB: number;
+  rounds: number;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -47,6 +48,7 @@ function parseArgs(argv: string[]): Args {
     transport: get('transport', 'auto'),
     chunkKiB: Number(get('chunk-kib', '0')),
     smallKiB: Number(get('small-kib', '-1')),
+    rounds: Math.max(1, Number(get('rounds', '3'))),
   };
 }
 
@@ -150,6 +152,13 @@ async function runGloo(world: number, a: Args): Promise<SizeResult[]> {
   });
 }
 
+function medianRounds(rounds: SizeResult[][]): SizeResult[] {
+  return rounds[0].map((first) => {
+    const all = rounds.map((r) => r.find((x) => x.mib === first.mib) as SizeResult);
+    return { mib: first.mib, median_s: median(all.map((x) => x.median_s)), times: all.flatMap((x) => x.times) };
+  });
+}
+
 const busBw = (world: number, mib: number, s: number): number => ((2 * (world - 1)) / world) * ((mib << 20) / s) / 1e9;
 
 export interface AllreduceBenchRow {
@@ -168,8 +177,16 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<Allr
   if (a.gloo && !gloo) console.log('(PyTorch not importable by /usr/bin/python3: gloo comparison skipped)');
   const rows: AllreduceBenchRow[] = [];
   for (const world of a.worlds) {
-    const ours = await runOurs(world, a);
-    const theirs = gloo ? await runGloo(world, a) : undefined;
+    // Alternate the two engines over several rounds and keep each size's median round: the
+    // machine is shared, and a burst of load during one engine's only run would decide the ratio.
+    const oursRounds: SizeResult[][] = [];
+    const glooRounds: SizeResult[][] = [];
+    for (let round = 0; round < a.rounds; round++) {
+      oursRounds.push(await runOurs(world, a));
+      if (gloo) glooRounds.push(await runGloo(world, a));
+    }
+    const ours = medianRounds(oursRounds);
+    const theirs = gloo ? medianRounds(glooRounds) : undefined;
     for (const r of ours) {
       const g = theirs?.find((x) => x.mib === r.mib);
       const row: AllreduceBenchRow = { world, mib: r.mib, oursMs: r.median_s * 1e3, oursBusGBs: busBw(world, r.mib, r.median_s) };
@@ -181,7 +198,9 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<Allr
       rows.push(row);
     }
   }
-  console.log(`\nallreduce float32, sum, median of ${String(a.iters)} after ${String(a.warmup)} warm-up (slowest rank per iteration); bus bandwidth = 2(n-1)/n * bytes / time`);
+  console.log(
+    `\nallreduce float32, sum: per round, median of ${String(a.iters)} iterations after ${String(a.warmup)} warm-up (slowest rank per iteration); median of ${String(a.rounds)} alternating rounds; bus bandwidth = 2(n-1)/n * bytes / time`,
+  );
   console.log('ranks | size    | elastic-harness ms | busbw GB/s | gloo ms  | gloo busbw GB/s | ratio');
   console.log('------|---------|--------------------|------------|----------|-----------------|------');
   for (const r of rows) {
