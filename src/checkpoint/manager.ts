@@ -60,6 +60,7 @@ export class CheckpointManager {
     this.config = config instanceof CheckpointConfig ? config : new CheckpointConfig(config);
     this.logger = options.logger ?? ((m) => process.stderr.write(`[eh checkpoint] ${m}\n`));
     this.caller = new PersistentAsyncCaller();
+    if (this.config.asyncSave) this.caller.start();
     this.stagingPool = new StagingPool(this.config.maxStagingBuffers);
     this.memory = options.memoryBackend ?? new MemorySnapshotBackend({ maxSnapshots: this.config.maxMemorySnapshots, maxMemoryMb: this.config.maxMemoryMb });
     this.nvme = options.nvmeBackend;

@@ -48,6 +48,14 @@ export class PersistentAsyncCaller {
     return this.pending.size;
   }
 
+  /**
+   * Starts the thread now rather than at the first save: booting it (loading the writer module) takes
+   * hundreds of milliseconds, and a worker killed in that window would lose a save it believed queued.
+   */
+  start(): void {
+    this.ensure();
+  }
+
   run(job: WriteJob): Promise<string> {
     const worker = this.ensure();
     const id = this.nextId++;
