@@ -269,13 +269,21 @@ export class EtcdStore implements Store {
     const held = this.leases.get(key);
     if (held !== undefined && held.ttlSeconds === ttlSeconds && !held.lease.revoked()) {
       try {
-        const res = await held.lease.keepaliveOnce();
+        // keepaliveOnce is a stream, which no default deadline covers: bound it well inside the TTL,
+        // or a stream stuck on a dead member would hold every later refresh back until the key lapses.
+        const bound = Math.min(this.requestTimeoutMs, Math.max(250, (ttlSeconds * 1000) / 3));
+        const res = await held.lease.keepaliveOnce({ deadline: Date.now() + bound });
         if (Number(res.TTL) > 0) return held;
       } catch {
-        // expired or lost: grant a new one below
+        // expired, lost or slow: grant a new one below (a unary call, which fails over to another member)
       }
     }
-    this.forgetLease(key);
+    // Not revoked: the key is still on the old lease until the caller's put moves it to the new one,
+    // and revoking now would delete it in between (a live node would look dead). Left to expire.
+    if (held !== undefined) {
+      this.leases.delete(key);
+      held.lease.release();
+    }
     const lease = this.client.lease(ttlSeconds, { autoKeepAlive: false });
     lease.on('lost', () => undefined);
     await lease.grant();

@@ -86,6 +86,7 @@ export class RendezvousHandler {
   private keepAliveStarted: Promise<void> | undefined;
   private keepAliveError: unknown;
   private beating: Promise<void> | undefined;
+  private beatStartedAt = 0;
   private readonly interruptWaits = new Set<() => void>();
   private stopped = false;
 
@@ -255,8 +256,12 @@ export class RendezvousHandler {
     await started?.catch(() => undefined);
     if (this.keepAliveTimer !== undefined) clearInterval(this.keepAliveTimer);
     this.keepAliveTimer = undefined;
-    // A beat in flight would re-create the key after our delete.
-    await this.beating;
+    // A beat in flight would re-create the key after our delete (but a stuck one must not hold us up).
+    if (this.beating !== undefined) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.beating, new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.min(this.params.keepAliveIntervalMs, MAX_TIMER_MS))))]);
+      clearTimeout(timer);
+    }
     await this.store.delete(this.aliveKey(this.nodeId, this.session));
   }
 
@@ -363,14 +368,17 @@ export class RendezvousHandler {
       for (const key of await this.store.keys(mine)) await this.store.delete(key);
       await this.beat();
       this.keepAliveTimer = setInterval(() => {
-        if (this.beating !== undefined) return; // the store is slow: do not pile up writes
-        this.beating = this.beat()
+        // A slow store: do not pile up writes, but never let one stuck write stop the keep-alive.
+        if (this.beating !== undefined && Date.now() - this.beatStartedAt < 2 * this.params.keepAliveIntervalMs) return;
+        this.beatStartedAt = Date.now();
+        const current: Promise<void> = this.beat()
           .catch((err: unknown) => {
             this.keepAliveError = err;
           })
           .finally(() => {
-            this.beating = undefined;
+            if (this.beating === current) this.beating = undefined;
           });
+        this.beating = current;
       }, Math.min(this.params.keepAliveIntervalMs, MAX_TIMER_MS));
       this.keepAliveTimer.unref();
     })();
