@@ -7,7 +7,7 @@ export function buildProgram(): Command {
   const program = new Command('eh')
     .description('elastic-harness: elastic, fault-tolerant distributed training for Node.js')
     .version(packageVersion(), '-V, --version', 'print the version')
-    .showHelpAfterError()
+    .showHelpAfterError('(add --help for usage)')
     .showSuggestionAfterError();
   registerRunCommand(program);
   return program;
