@@ -24,8 +24,9 @@ function listen(): void {
     pending.delete(m.id);
     cb?.(m);
   });
-  // The listener must not keep a finished worker alive.
-  process.channel?.unref();
+  // The listener must not keep a finished worker alive (unless the bootstrap holds the channel open
+  // while the script's top level runs).
+  if ((globalThis as Record<symbol, unknown>)[Symbol.for('elastic-harness.hold-channel')] !== true) process.channel?.unref();
 }
 
 function request(msg: MemBody, timeoutMs = 30_000): Promise<Reply> {

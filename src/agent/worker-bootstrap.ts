@@ -18,6 +18,13 @@ import { isAgentMessage, type AgentMessage, type WorkerMessage } from './ipc-pro
 import { resolveModuleUrl } from './resolve-module.js';
 
 const STARTED_HOOK = Symbol.for('elastic-harness.worker-started');
+const HOLD = Symbol.for('elastic-harness.hold-channel');
+
+function holdChannel(on: boolean): void {
+  (globalThis as Record<symbol, unknown>)[HOLD] = on;
+  if (on) process.channel?.ref();
+  else process.channel?.unref();
+}
 
 function send(msg: WorkerMessage): void {
   try {
@@ -79,8 +86,13 @@ async function runScript(script: string): Promise<void> {
   // the script's whole graph has loaded: earlier failures are start-up errors.
   const marker = `data:text/javascript,globalThis[Symbol.for(${JSON.stringify(STARTED_HOOK.description)})]()`;
   const entry = `data:text/javascript,${encodeURIComponent(`import ${JSON.stringify(marker)};\nimport ${JSON.stringify(pathToFileURL(path).href)};`)}`;
+  // While the script's top level runs, the IPC channel holds the process open: an await on something
+  // that holds no handle of its own (WebAssembly compilation, e.g. TensorFlow.js's wasm backend) must
+  // not end the worker with status 13. Once the top level is done, only the script's own work counts.
+  holdChannel(true);
   try {
     await import(entry);
+    holdChannel(false);
   } catch (err) {
     if (!started || (firstPass && isStartupError(err, true))) {
       const e = err instanceof Error ? err : new Error(String(err));
