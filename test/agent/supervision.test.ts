@@ -178,3 +178,15 @@ test('agent-held memory: state put by a worker survives its SIGKILL and is read 
     tmp.remove();
   }
 });
+
+test('a script whose top level awaits something holding no handle (e.g. a wasm compile) is not cut short', async () => {
+  const tmp = tempDir();
+  try {
+    const agent = startAgent(['--standalone', '--nproc-per-node', '2', '--standby-workers', '0', join(FIXTURES, 'unref-await.mjs')], { OUT_DIR: tmp.path });
+    const { code } = await agent.exited(30_000);
+    assert.equal(code, 0, agent.stderr());
+    for (const r of [0, 1]) assert.equal(readIf(join(tmp.path, `finished-rank${r}`)), 'yes');
+  } finally {
+    tmp.remove();
+  }
+});
