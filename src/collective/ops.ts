@@ -107,7 +107,8 @@ export abstract class Op implements RecvSource {
       redop: this.desc.redop === undefined ? NO_REDOP : REDOP_CODES[this.desc.redop],
       algo: this.desc.algo,
       step,
-      seq: this.seq,
+      // The wire carries 32 bits; compare in the same width so call 2^32 still matches.
+      seq: this.seq >>> 0,
       root: this.desc.root,
       count: this.desc.count,
       offset,
