@@ -159,3 +159,31 @@ test('a node beyond --nnodes max waits as a hot spare and takes a failed node\'s
     tmp.remove();
   }
 });
+
+test('static backend: 2 nodes with fixed ranks; a worker failure on one node restarts both', async () => {
+  const tmp = tempDir();
+  const agents: RunningAgent[] = [];
+  try {
+    const port = await freePort();
+    const args = (rank: number): string[] => [
+      '--rdzv-backend', 'static', '--nnodes', '2', '--node-rank', String(rank), '--nproc-per-node', '2', '--rdzv-endpoint', `127.0.0.1:${port}`,
+      '--rdzv-conf', `token=t,join_timeout=30${rank === 0 ? ',is_host=true' : ''}`, '--max-restarts', '1', '--monitor-interval', '0.1', '--grace-period', '2', '--standby-workers', '0',
+      join(FIXTURES, 'crash-once.mjs'),
+    ];
+    const env = { OUT_DIR: tmp.path, CRASH_RANK: '3' };
+    agents.push(startAgent(args(0), env));
+    await waitListening(port, 20_000);
+    agents.push(startAgent(args(1), env));
+    for (const ag of agents) assert.equal((await ag.exited(60_000)).code, 0, ag.stderr());
+    const ev = readIf(join(tmp.path, 'events.log')) ?? '';
+    for (let r = 0; r < 4; r++) {
+      assert.match(ev, new RegExp(`start rank=${r} world=4 group=${Math.floor(r / 2)} restart=0`));
+      assert.match(ev, new RegExp(`done rank=${r} restart=1`));
+    }
+    const masters = new Set([...ev.matchAll(/restart=1 master=(\S+)/g)].map((m) => m[1]));
+    assert.equal(masters.size, 1, 'every rank of a round agrees on MASTER_ADDR:MASTER_PORT');
+  } finally {
+    for (const ag of agents) ag.child.kill('SIGKILL');
+    tmp.remove();
+  }
+});
