@@ -142,3 +142,29 @@ test('workers set up the collective from the agent\'s environment (via elastic-h
     tmp.remove();
   }
 });
+
+test('worker lines reach the console whole and prefixed with the rank, and every line is kept per rank; --redirects keeps a stream off the console', async () => {
+  const tmp = tempDir();
+  try {
+    const logs = join(tmp.path, 'logs');
+    const agent = startAgent(['--standalone', '--nproc-per-node', '2', '--log-dir', logs, join(FIXTURES, 'chatty.mjs')]);
+    assert.equal((await agent.exited(30_000)).code, 0, agent.stderr());
+    const lines = agent.stdout().split('\n').filter((l) => l !== '');
+    assert.equal(lines.length, 600);
+    for (const l of lines) assert.match(l, /^\[rank(\d)\]:line \d+ from \1 x{2000} end$/);
+    for (const r of [0, 1]) {
+      const file = readFileSync(join(logs, 'attempt_0', String(r), 'stdout.log'), 'utf8').split('\n').filter((l) => l !== '');
+      assert.equal(file.length, 300);
+      assert.match(readFileSync(join(logs, 'attempt_0', String(r), 'stderr.log'), 'utf8'), new RegExp(`err 2 from ${r}`));
+    }
+    assert.match(agent.stderr(), /\[rank1\]:err 0 from 1/);
+
+    const quiet = startAgent(['--standalone', '--nproc-per-node', '2', '--redirects', '1', '--log-dir', join(tmp.path, 'logs2'), join(FIXTURES, 'chatty.mjs')]);
+    assert.equal((await quiet.exited(30_000)).code, 0, quiet.stderr());
+    assert.equal(quiet.stdout(), '', 'stdout redirected to the files only');
+    assert.match(quiet.stderr(), /\[rank0\]:err 1 from 0/);
+    assert.equal(readFileSync(join(tmp.path, 'logs2', 'attempt_0', '1', 'stdout.log'), 'utf8').split('\n').filter((l) => l !== '').length, 300);
+  } finally {
+    tmp.remove();
+  }
+});
