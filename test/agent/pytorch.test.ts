@@ -27,7 +27,8 @@ test('a real PyTorch DDP (gloo) job under eh run: one worker SIGKILLed, the job 
     assert.match(ev, /done rank=0 restart=1/);
     assert.match(ev, /done rank=1 restart=1/);
     assert.match(ev, /step 40 loss/);
-    assert.match(agent.stderr(), /rank 1 killed by SIGKILL/);
+    // Usually the SIGKILLed rank is seen first; under load the survivor's gloo error can win the race.
+    assert.match(agent.stderr(), /rank 1 killed by SIGKILL|rank 0 exit code/);
   } finally {
     tmp.remove();
   }
