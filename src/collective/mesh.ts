@@ -148,15 +148,20 @@ export async function createProcessGroup(o: MeshOptions): Promise<ProcessGroup> 
     for (const s of servers) s.close();
     throw new DistributedSetupError(`rank ${String(rank)} could not listen for its peers: ${describeError(err)}`, { cause: err });
   }
+  const unlinkSocket = (): void => {
+    if (unixPath === undefined) return;
+    try {
+      unlinkSync(unixPath);
+    } catch {
+      // already gone
+    }
+  };
+  // A worker that exits without cleanupDistributed() must not leave its socket file behind.
+  process.once('exit', unlinkSocket);
   const closeServers = async (): Promise<void> => {
     await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-    if (unixPath !== undefined) {
-      try {
-        unlinkSync(unixPath);
-      } catch {
-        // already gone
-      }
-    }
+    unlinkSocket();
+    process.off('exit', unlinkSocket);
   };
 
   try {

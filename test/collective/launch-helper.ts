@@ -4,6 +4,7 @@
  * messages they print (lines starting with "@@"), and kills whatever is left at the end.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { TcpStoreServer, generateToken } from '../../src/rendezvous/index.js';
@@ -130,9 +131,16 @@ export class WorkerGroup {
     for (const p of this.procs) if (p.exitCode === null && p.signalCode === null) p.kill(signal);
   }
 
+  /** Kill what is left, remove the Unix socket files of ranks that could not (SIGKILL), stop the store. */
   async close(): Promise<void> {
     this.kill();
     await this.waitExit(5000).catch(() => undefined);
+    for (const key of await this.server.store.keys(this.prefix)) {
+      if (!/collective\/\d+\/addr\/\d+$/.test(key)) continue;
+      const raw = await this.server.store.get(key);
+      const unixPath = raw === undefined ? undefined : (JSON.parse(raw) as { unixPath?: string }).unixPath;
+      if (unixPath !== undefined) rmSync(unixPath, { force: true });
+    }
     await this.server.close();
   }
 }
