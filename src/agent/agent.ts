@@ -363,7 +363,7 @@ export class ElasticAgent {
       for (const w of group.workers) {
         // Acted on at the exit event itself, not at the next monitoring tick.
         w.onExit(() => {
-          if (w.failed) finish({ kind: 'failed', worker: w, reason: !w.started || w.startupError !== undefined ? 'startup' : w.exit?.signal !== null ? 'signal' : 'exit' });
+          if (w.failed) finish({ kind: 'failed', worker: w, reason: failureReason(w) });
           else if (group.workers.every((x) => x.exit !== undefined && !x.failed)) finish({ kind: 'succeeded' });
         });
       }
@@ -435,4 +435,16 @@ export class ElasticAgent {
     for (const [sig, h] of this.signalHandlers) process.off(sig, h);
     this.signalHandlers.clear();
   }
+}
+
+/**
+ * Why a worker failed. A start-up failure is the script's own fault (bad path, syntax error, failed import:
+ * reported by the bootstrap, or a non-zero exit before the worker counted as started) and is not retried.
+ * A death by signal is never one: something outside killed the worker (the OOM killer, a user, a
+ * preemption), however early, and a restart is the right answer.
+ */
+function failureReason(w: WorkerProcess): FailureReason {
+  if (w.startupError !== undefined) return 'startup';
+  if (w.exit?.signal !== null && w.exit?.signal !== undefined) return 'signal';
+  return w.started ? 'exit' : 'startup';
 }

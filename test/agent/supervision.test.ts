@@ -44,9 +44,13 @@ test('--max-restarts 2 with a worker that always crashes: non-zero exit after ex
     // The first failure of the job (restart 0), with its message and stack from the error file.
     assert.match(err, /error {6}: Error: boom from rank \d \(restart 0\)/);
     assert.match(err, /crash\.mjs:3/);
-    const errorFile = JSON.parse(readFileSync(join(logs, 'attempt_0', '0', 'error.json'), 'utf8')) as { eh: { rank: number; time: string; message: string } };
-    assert.equal(errorFile.eh.rank, 0);
-    assert.match(errorFile.eh.message, /boom from rank 0/);
+    // Both ranks throw at about the same moment; the one that loses the race may be stopped by the agent
+    // (SIGTERM) before it throws, and then writes no error file.
+    const ranks = [0, 1].filter((r) => existsSync(join(logs, 'attempt_0', String(r), 'error.json')));
+    assert.ok(ranks.length >= 1, 'an error file was written in attempt 0');
+    const errorFile = JSON.parse(readFileSync(join(logs, 'attempt_0', String(ranks[0]), 'error.json'), 'utf8')) as { eh: { rank: number; time: string; message: string } };
+    assert.equal(errorFile.eh.rank, ranks[0]);
+    assert.match(errorFile.eh.message, new RegExp(`boom from rank ${ranks[0]}`));
     assert.ok(!Number.isNaN(Date.parse(errorFile.eh.time)));
   } finally {
     tmp.remove();
@@ -109,7 +113,7 @@ test('SIGTERM to the agent goes to every worker; a worker ignoring it is SIGKILL
     await waitFor('SIGUSR2 forwarded', () => [0, 1].every((r) => (readIf(join(tmp.path, `signals-rank${r}`)) ?? '').includes('SIGUSR2')), 10_000);
     // A SIGUSR2 alone also stops the job (as torchrun does), so start the clock at the SIGTERM of a fresh run below.
     await agent.exited(20_000);
-    for (const pid of pids) assert.ok(!pidAlive(pid), 'workers gone');
+    await waitFor('workers gone after the agent exited', () => pids.every((p) => !pidAlive(p)), 5000);
 
     const agent2 = startAgent(['--standalone', '--nproc-per-node', '2', '--grace-period', '1.5', join(FIXTURES, 'signals.mjs')], { OUT_DIR: join(tmp.path), IGNORE_TERM: '1' });
     const pids2 = await waitFor('both workers ready again', () => {
