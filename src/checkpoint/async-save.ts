@@ -2,6 +2,7 @@ import type { PersistentAsyncCaller } from './persistent-caller.js';
 import { planCheckpoint } from './plan.js';
 import { stage, type StagingPool } from './staging.js';
 import type { StateValue } from './state-dict.js';
+import type { PendingSave } from './tier.js';
 import type { WriteTarget } from './worker-protocol.js';
 
 export interface StagedWrite {
@@ -23,4 +24,11 @@ export async function stageWrite(tree: StateValue, step: number, worldSize: numb
     release: staged.release,
     run: () => caller.run({ target, name, plan, buffer: staged.buffer, offsets: staged.offsets, lengths: staged.lengths }),
   };
+}
+
+/** `saveAsync` of every backend that stages: stage now, write in the background, never an unhandled rejection. */
+export function runStaged(write: StagedWrite, path: string): PendingSave {
+  const done = write.run().finally(write.release);
+  done.catch(() => undefined);
+  return { path, done };
 }

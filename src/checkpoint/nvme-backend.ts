@@ -1,7 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { CheckpointLoadError } from '../errors/index.js';
-import { stageWrite } from './async-save.js';
+import { runStaged, stageWrite } from './async-save.js';
 import { CheckpointLoadConfig } from './load-config.js';
 import { readLocalCheckpoint } from './local-read.js';
 import { fsyncDir, removeStaleTemporaries, trashName, writeLocalCheckpoint } from './local-write.js';
@@ -56,10 +56,7 @@ export class NVMeBackend implements CheckpointBackend {
   }
 
   async saveAsync(state: CheckpointState, name = checkpointName(state.step)): Promise<PendingSave> {
-    const w = await this.stageAsync(state, name);
-    const done = w.run().finally(w.release);
-    done.catch(() => undefined);
-    return { path: this.pathOf(name), done };
+    return runStaged(await this.stageAsync(state, name), this.pathOf(name));
   }
 
   /** Stages `state` for the writer thread; the manager drives retries through the returned write. */

@@ -1,6 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { CheckpointLoadError, ConfigurationError } from '../errors/index.js';
-import { stageWrite } from './async-save.js';
+import { runStaged, stageWrite } from './async-save.js';
 import { CheckpointLoadConfig } from './load-config.js';
 import { assertValidName, checkpointName, sortByStep } from './names.js';
 import { sharedCaller, type PersistentAsyncCaller } from './persistent-caller.js';
@@ -65,10 +65,7 @@ export class S3Backend implements CheckpointBackend {
   }
 
   async saveAsync(state: CheckpointState, name = checkpointName(state.step)): Promise<PendingSave> {
-    const w = await this.stageAsync(state, name);
-    const done = w.run().finally(w.release);
-    done.catch(() => undefined);
-    return { path: this.pathOf(name), done };
+    return runStaged(await this.stageAsync(state, name), this.pathOf(name));
   }
 
   async stageAsync(state: CheckpointState, name = checkpointName(state.step)): Promise<Awaited<ReturnType<typeof stageWrite>>> {
