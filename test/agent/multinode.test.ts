@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { startEtcd } from '../helpers/etcd.js';
 import { freePort } from '../helpers/ports.js';
-import { FIXTURES, pidAlive, readIf, startAgent, tempDir, waitFor, type RunningAgent } from './harness.js';
+import { FIXTURES, pidAlive, readIf, startAgent, tempDir, waitFor, waitListening, type RunningAgent } from './harness.js';
 
 interface Start {
   rank: number;
@@ -28,22 +27,6 @@ function stepsAt(events: string, world: number): number {
   return [...events.matchAll(/step \d+ world=(\d+)/g)].filter((m) => Number(m[1]) === world).length;
 }
 
-async function waitListening(port: number, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const ok = await new Promise<boolean>((res) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        res(true);
-      });
-      s.once('error', () => res(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`nothing listened on port ${port} within ${ms} ms`);
-}
 
 async function elasticScenario(backend: 'tcp' | 'etcd', endpoint: string, hostFirst: boolean): Promise<void> {
   const tmp = tempDir();

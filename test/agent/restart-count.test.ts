@@ -1,20 +1,9 @@
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { freePort } from '../helpers/ports.js';
-import { FIXTURES, readIf, startAgent, tempDir, waitFor, type RunningAgent } from './harness.js';
+import { FIXTURES, readIf, startAgent, tempDir, waitFor, waitListening, type RunningAgent } from './harness.js';
 
-async function listening(port: number): Promise<boolean> {
-  return new Promise((res) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      res(true);
-    });
-    s.once('error', () => res(false));
-  });
-}
 
 test('the restart count is per job: a crashing node that leaves and re-joins under a new agent cannot escape --max-restarts', async () => {
   const tmp = tempDir();
@@ -29,8 +18,7 @@ test('the restart count is per job: a crashing node that leaves and re-joins und
     ];
     const a = startAgent(args(',is_host=true'), { OUT_DIR: tmp.path });
     agents.push(a);
-    const end = Date.now() + 20_000;
-    while (!(await listening(port)) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    await waitListening(port, 20_000);
     const b = startAgent(args(''), { OUT_DIR: tmp.path, CRASH: '1', CRASH_AFTER_MS: '1500' });
     agents.push(b);
     await waitFor('the first crash, counted (a group started with restart count 1)', () => /crash restart=0/.test(events()) && /restart=1 crash=1 agent=\d+/.test(events()), 45_000, 10);
