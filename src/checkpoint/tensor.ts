@@ -1,5 +1,5 @@
 import { CheckpointValidationError } from '../errors/index.js';
-import { DTYPES, arrayMatchesDtype, isDtype, isTypedArray, type Dtype, type TypedArray } from './dtypes.js';
+import { DTYPES, DTYPE_NAMES, arrayMatchesDtype, isDtype, isTypedArray, type Dtype, type TypedArray } from './dtypes.js';
 
 /** A named array with a shape: what a state dict holds for every parameter or optimizer slot. */
 export interface Tensor {
@@ -40,6 +40,13 @@ export function checkTensor(t: Tensor, name: string): void {
 }
 
 export function tensor(dtype: Dtype, shape: number[], data: TypedArray): Tensor {
+  // Checked here too because JavaScript callers get no compile-time check of the argument order.
+  if (!isDtype(dtype)) {
+    throw new CheckpointValidationError(`tensor(dtype, shape, data): ${String(dtype)} is not a dtype`, { invalidKeys: ['dtype'], suggestions: [`Use one of ${DTYPE_NAMES.join(', ')}, e.g. tensor('F32', [2, 3], new Float32Array(6)).`] });
+  }
+  if (!Array.isArray(shape) || !isTypedArray(data)) {
+    throw new CheckpointValidationError('tensor(dtype, shape, data): shape must be an array of integers and data a typed array', { invalidKeys: ['shape', 'data'], suggestions: ["e.g. tensor('F32', [2, 3], new Float32Array(6))."] });
+  }
   const t = { dtype, shape: [...shape], data };
   checkTensor(t, 'tensor');
   return t;

@@ -157,3 +157,14 @@ test('a state nested too deep for loading is refused when saving, not discovered
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('tensor() with arguments in the wrong order or of the wrong kind gives a clear error, not a TypeError', async () => {
+  const { tensor } = await import('../../src/checkpoint/index.js');
+  const { CheckpointValidationError } = await import('../../src/errors/index.js');
+  const call = (...args: unknown[]) => (tensor as (...a: unknown[]) => unknown)(...args);
+  assert.throws(() => call(new Float32Array([1, 2]), [2]), (e: unknown) => e instanceof CheckpointValidationError && /is not a dtype/.test(e.message) && /F32/.test(e.message));
+  assert.throws(() => call('F32', 2, new Float32Array(2)), (e: unknown) => e instanceof CheckpointValidationError && /shape must be an array/.test(e.message));
+  assert.throws(() => call('F32', [2], [1, 2]), (e: unknown) => e instanceof CheckpointValidationError && /typed array/.test(e.message));
+  assert.throws(() => call('F32', [3], new Float32Array(2)), CheckpointValidationError);
+  assert.equal((call('F32', [2], new Float32Array([1, 2])) as Tensor).dtype, 'F32');
+});
