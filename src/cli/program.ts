@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { packageVersion } from './version.js';
 import { registerRunCommand } from './run.js';
+import { registerConfigCommand } from './config.js';
 
 /** The `eh` command. Each subcommand lives in its own file and registers itself here. */
 export function buildProgram(): Command {
@@ -10,5 +11,6 @@ export function buildProgram(): Command {
     .showHelpAfterError('(add --help for usage)')
     .showSuggestionAfterError();
   registerRunCommand(program);
+  registerConfigCommand(program);
   return program;
 }

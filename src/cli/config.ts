@@ -1,0 +1,31 @@
+import type { Command } from 'commander';
+import { loadConfigFile, validateConfig } from '../config/index.js';
+import { ElasticTrainingError } from '../errors/index.js';
+
+/**
+ * `eh config validate FILE`: check a training config file before a long job finds the mistake for you.
+ * Exit 0 when valid (warnings are printed), 1 when it has errors, 2 when it cannot be read.
+ */
+export function registerConfigCommand(program: Command): void {
+  const config = program.command('config').description('training config files (YAML or JSON)');
+  config
+    .command('validate')
+    .argument('<file>', 'the config file')
+    .option('--s3', 'also check that the checkpoint S3 bucket is reachable (a HeadBucket call)')
+    .description('validate a training config file: types, ranges, rules across keys, unknown keys')
+    .action(async (file: string, opts: { s3?: boolean }) => {
+      let raw: Record<string, unknown>;
+      try {
+        raw = await loadConfigFile(file);
+      } catch (err) {
+        process.stderr.write(`eh config validate: ${err instanceof ElasticTrainingError ? err.message : String(err)}\n`);
+        process.exitCode = 2;
+        return;
+      }
+      const result = await validateConfig(raw, { validateS3: opts.s3 === true });
+      for (const e of result.errors) process.stdout.write(`error: ${e}\n`);
+      for (const w of result.warnings) process.stdout.write(`warning: ${w}\n`);
+      process.stdout.write(result.valid ? `${file}: valid (${result.warnings.length} warning(s))\n` : `${file}: ${result.errors.length} error(s), ${result.warnings.length} warning(s)\n`);
+      process.exitCode = result.valid ? 0 : 1;
+    });
+}
