@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -163,21 +163,7 @@ describe('TcpStore security and failures', () => {
   });
 
   it('a host process killed with SIGKILL makes waiting clients reject at once', async () => {
-    const script = fileURLToPath(new URL('./fixtures/store-host.ts', import.meta.url));
-    const child = spawn(process.execPath, ['--import', 'tsx', script], { env: { ...process.env, TOKEN }, stdio: ['ignore', 'pipe', 'inherit'] });
-    after(() => child.kill('SIGKILL'));
-    const endpoint = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      const timer = setTimeout(() => reject(new Error('store host did not start')), 20_000);
-      child.stdout.on('data', (c: Buffer) => {
-        out += c.toString();
-        const m = /ENDPOINT (\S+)/.exec(out);
-        if (m !== null) {
-          clearTimeout(timer);
-          resolve(m[1]);
-        }
-      });
-    });
+    const { child, endpoint } = await startStoreHost();
     const client = await TcpStore.connect({ endpoint, token: TOKEN, timeoutMs: 5_000 });
     await client.set('a', '1');
     const pending = client.wait(['b'], 60_000);
@@ -190,21 +176,7 @@ describe('TcpStore security and failures', () => {
   });
 
   it('a frozen host (SIGSTOP: sockets open, no answers) makes pending calls reject after 3 heartbeats', async () => {
-    const script = fileURLToPath(new URL('./fixtures/store-host.ts', import.meta.url));
-    const child = spawn(process.execPath, ['--import', 'tsx', script], { env: { ...process.env, TOKEN }, stdio: ['ignore', 'pipe', 'inherit'] });
-    after(() => child.kill('SIGKILL'));
-    const endpoint = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      const timer = setTimeout(() => reject(new Error('store host did not start')), 20_000);
-      child.stdout.on('data', (c: Buffer) => {
-        out += c.toString();
-        const m = /ENDPOINT (\S+)/.exec(out);
-        if (m !== null) {
-          clearTimeout(timer);
-          resolve(m[1]);
-        }
-      });
-    });
+    const { child, endpoint } = await startStoreHost();
     const client = await TcpStore.connect({ endpoint, token: TOKEN, timeoutMs: 5_000, heartbeatMs: 200 });
     // A long wait with heartbeats flowing is not mistaken for a frozen host.
     await assert.rejects(client.wait(['never'], 1_000), (err: unknown) => err instanceof DistributedSetupError && /Timed out/.test(err.message));
@@ -288,3 +260,23 @@ describe('TcpStore long waits', () => {
     }
   });
 });
+
+/** A TCP store hosted by a separate process (test/rendezvous/fixtures/store-host.ts), killed when the test ends. */
+async function startStoreHost(): Promise<{ child: ChildProcess; endpoint: string }> {
+  const script = fileURLToPath(new URL('./fixtures/store-host.ts', import.meta.url));
+  const child = spawn(process.execPath, ['--import', 'tsx', script], { env: { ...process.env, TOKEN }, stdio: ['ignore', 'pipe', 'inherit'] });
+  after(() => child.kill('SIGKILL'));
+  const endpoint = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error('store host did not start')), 20_000);
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = /ENDPOINT (\S+)/.exec(out);
+      if (m !== null) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+  });
+  return { child, endpoint };
+}
