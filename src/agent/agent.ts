@@ -201,6 +201,8 @@ export class ElasticAgent {
       const outcome = await this.monitor(group, info, rdzv);
 
       if (outcome.kind === 'succeeded') {
+        // A worker's last lines may still be in its pipes when its exit event fires: keep them.
+        await Promise.all(group.workers.map((w) => w.drained()));
         this.log(`all ${group.workers.length} local workers succeeded`);
         await s.store.set(runKey('outcome'), 'succeeded').catch(() => undefined);
         await rdzv.setClosed().catch(() => undefined);

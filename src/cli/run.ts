@@ -125,9 +125,19 @@ export function buildRunCommand(): Command {
       const agent = new ElasticAgent({ config, script, scriptArgs: args });
       const result = await agent.run();
       if (result.report !== undefined) process.stderr.write(`${result.report}\n`);
+      await flushConsole();
       process.exit(result.exitCode);
     });
   return cmd;
+}
+
+/**
+ * Resolves once everything written to stdout and stderr has left the process. Writes to a pipe are
+ * asynchronous in Node, and process.exit() drops what is still queued: the workers' last lines, or the report.
+ */
+function flushConsole(): Promise<void> {
+  const flushed = (s: NodeJS.WriteStream): Promise<void> => new Promise((resolve) => s.write('', () => resolve()));
+  return Promise.all([flushed(process.stdout), flushed(process.stderr)]).then(() => undefined);
 }
 
 /** Register `run` on the `eh` program. */
