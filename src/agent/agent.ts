@@ -22,6 +22,9 @@ import { isLocalHost, setupStore, type AgentStore } from './store-setup.js';
 import { WorkerGroup, type WorkerLaunch } from './worker-group.js';
 import type { WorkerProcess } from './worker-process.js';
 
+/** How long the agent hosting the store waits, at most, for the other nodes to finish after its own workers did. */
+const EXIT_BARRIER_MS = 300_000;
+
 export interface AgentOptions {
   config: ElasticTrainingConfig;
   script: string;
@@ -89,6 +92,8 @@ export class ElasticAgent {
   private group: WorkerGroup | undefined;
   private standby: StandbyPool | undefined;
   private attempts = 0;
+  /** Nodes in the last round this agent joined: how many the store's host waits for at the end. */
+  private lastNodeCount = 1;
   private store: AgentStore | undefined;
   /** Survives every restart of this node's workers. */
   readonly memory: MemoryHolder;
@@ -121,7 +126,9 @@ export class ElasticAgent {
       agentStore = await setupStore(this.config, this.env);
       this.store = agentStore;
       rdzv = await this.makeRendezvous(agentStore);
-      return await this.loop(agentStore, rdzv, logDir);
+      const res = await this.loop(agentStore, rdzv, logDir);
+      await this.exitBarrier(agentStore, rdzv, res.exitCode === 0);
+      return res;
     } catch (err) {
       const report = formatFailureReport(undefined, { headline: `FAILED: ${describeError(err)}`, attempts: this.attempts, restarts: 0, maxRestarts: this.config.maxRestarts, logDir });
       if (!(err instanceof ElasticTrainingError)) this.log(err instanceof Error ? (err.stack ?? err.message) : String(err));
@@ -132,6 +139,30 @@ export class ElasticAgent {
       this.removeSignals();
       await rdzv?.shutdown().catch(() => undefined);
       await agentStore?.close().catch(() => undefined);
+    }
+  }
+
+  /**
+   * Every agent counts itself finished in the store. The agent hosting the TCP store, having succeeded, then
+   * waits for the other nodes of its last round to finish too: leaving at once would take the store away from
+   * workers still completing their last steps. It stops waiting when they are done, when one of them stops
+   * keeping alive (it died; nothing to wait for), or after EXIT_BARRIER_MS. A failed job does not wait.
+   */
+  private async exitBarrier(s: AgentStore, rdzv: AgentRendezvous, succeeded: boolean): Promise<void> {
+    const key = this.runKey('nodes-finished');
+    await s.store.add(key, 1).catch(() => undefined);
+    if (!s.hosting || !succeeded || this.lastNodeCount <= 1) return;
+    const end = Date.now() + EXIT_BARRIER_MS;
+    let logged = false;
+    while (Date.now() < end && this.signalled === undefined) {
+      const done = Number((await s.store.get(key).catch(() => undefined)) ?? '0');
+      if (done >= this.lastNodeCount) return;
+      if (await rdzv.isRoundStale().catch(() => true)) return;
+      if (!logged) {
+        this.log(`hosting the store: waiting for ${this.lastNodeCount - done} other node(s) to finish`);
+        logged = true;
+      }
+      await new Promise((r) => setTimeout(r, 100));
     }
   }
 
@@ -183,6 +214,7 @@ export class ElasticAgent {
         const root = await firstFailure();
         return result(1, await rdzv.getRestartCount().catch(() => 0), root, `FAILED: ${describeError(err)}`);
       }
+      this.lastNodeCount = info.nodeCount;
       const restartCount = await rdzv.getRestartCount();
       const { masterAddr, masterPort } = await this.agreeMaster(s, info);
       const launches = this.launches(info, restartCount, masterAddr, masterPort, s, logDir);

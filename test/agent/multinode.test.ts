@@ -170,3 +170,30 @@ test('static backend: 2 nodes with fixed ranks; a worker failure on one node res
     tmp.remove();
   }
 });
+
+test('the agent hosting the TCP store waits for the other nodes to finish before it takes the store away', async () => {
+  const tmp = tempDir();
+  const agents: RunningAgent[] = [];
+  try {
+    const port = await freePort();
+    const args = (rank: number): string[] => [
+      '--rdzv-backend', 'static', '--nnodes', '2', '--node-rank', String(rank), '--nproc-per-node', '1', '--rdzv-endpoint', `127.0.0.1:${port}`,
+      '--rdzv-conf', `token=t,join_timeout=30${rank === 0 ? ',is_host=true' : ''}`, '--monitor-interval', '0.1', '--standby-workers', '0',
+      join(FIXTURES, 'slow-node.mjs'),
+    ];
+    const env = { OUT_DIR: tmp.path, SLOW_MS: '3000' };
+    agents.push(startAgent(args(0), env));
+    await waitListening(port, 20_000);
+    agents.push(startAgent(args(1), env));
+    const [host, other] = agents;
+    const h = await host.exited(60_000);
+    const o = await other.exited(60_000);
+    assert.equal(o.code, 0, `the node finishing last still had its store:\n${other.stderr()}`);
+    assert.equal(h.code, 0, host.stderr());
+    assert.match(host.stderr(), /hosting the store: waiting for 1 other node\(s\) to finish/);
+    assert.match(other.stdout(), /rank 1 done/);
+  } finally {
+    for (const ag of agents) ag.child.kill('SIGKILL');
+    tmp.remove();
+  }
+});
