@@ -6,6 +6,7 @@ import { CheckpointLoadConfig } from './load-config.js';
 import { readLocalCheckpoint } from './local-read.js';
 import { fsyncDir, removeStaleTemporaries, trashName, writeLocalCheckpoint } from './local-write.js';
 import { COMMIT_FILE } from './manifest.js';
+import { deleteAllButNewest, newestListed } from './retention.js';
 import { assertValidName, checkpointName, isValidName, sortByStep } from './names.js';
 import { sharedCaller, type PersistentAsyncCaller } from './persistent-caller.js';
 import { planCheckpoint } from './plan.js';
@@ -114,13 +115,11 @@ export class NVMeBackend implements CheckpointBackend {
   }
 
   async getLatestCheckpoint(): Promise<string | null> {
-    return (await this.listCheckpoints()).at(-1) ?? null;
+    return newestListed(this);
   }
 
   async cleanupOldCheckpoints(keepLast: number): Promise<string[]> {
-    const names = await this.listCheckpoints();
-    const drop = names.slice(0, Math.max(0, names.length - keepLast));
-    for (const n of drop) await this.delete(n);
+    const drop = await deleteAllButNewest(this, keepLast);
     await removeStaleTemporaries(this.root);
     return drop;
   }

@@ -2,6 +2,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { CheckpointLoadError, ConfigurationError } from '../errors/index.js';
 import { runStaged, stageWrite } from './async-save.js';
 import { CheckpointLoadConfig } from './load-config.js';
+import { deleteAllButNewest, newestListed } from './retention.js';
 import { assertValidName, checkpointName, sortByStep } from './names.js';
 import { sharedCaller, type PersistentAsyncCaller } from './persistent-caller.js';
 import { planCheckpoint } from './plan.js';
@@ -100,13 +101,10 @@ export class S3Backend implements CheckpointBackend {
   }
 
   async getLatestCheckpoint(): Promise<string | null> {
-    return (await this.listCheckpoints()).at(-1) ?? null;
+    return newestListed(this);
   }
 
   async cleanupOldCheckpoints(keepLast: number): Promise<string[]> {
-    const names = await this.listCheckpoints();
-    const drop = names.slice(0, Math.max(0, names.length - keepLast));
-    for (const n of drop) await this.delete(n);
-    return drop;
+    return deleteAllButNewest(this, keepLast);
   }
 }
