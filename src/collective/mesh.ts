@@ -7,6 +7,7 @@ import { ConfigurationError, DistributedSetupError, describeError } from '../err
 import { HELLO_BYTES, ackMac, checkHello, encodeHello, macEquals, MAC_BYTES } from './auth.js';
 import { PeerLink } from './peer-link.js';
 import { ProcessGroup, type ProcessGroupOptions } from './process-group.js';
+import { SharedSegments, sharedMemoryCapable } from './shm/segments.js';
 import { Kind, encodeHeader, type Header } from './wire.js';
 
 /** The part of the Store interface (src/rendezvous) the address exchange needs. */
@@ -49,6 +50,8 @@ interface PeerAddress {
   port: number;
   unixPath?: string;
   pid: number;
+  /** This rank can map shared segments (and wants to). */
+  shm?: boolean;
 }
 
 function defaultAdvertiseHost(): string {
@@ -164,10 +167,12 @@ export async function createProcessGroup(o: MeshOptions): Promise<ProcessGroup> 
     process.off('exit', unlinkSocket);
   };
 
+  let shm: SharedSegments | undefined;
   try {
     // ---- address exchange ----
     const tcpPort = (tcpServer.address() as net.AddressInfo).port;
-    const me: PeerAddress = { rank, hostId, host: o.advertiseHost ?? defaultAdvertiseHost(), port: tcpPort, unixPath, pid: process.pid };
+    const wantShm = transport !== 'tcp' && o.sharedMemory !== false && sharedMemoryCapable();
+    const me: PeerAddress = { rank, hostId, host: o.advertiseHost ?? defaultAdvertiseHost(), port: tcpPort, unixPath, pid: process.pid, shm: wantShm };
     const keyOf = (r: number): string => `${keyPrefix}addr/${String(r)}`;
     await o.store.set(keyOf(rank), JSON.stringify(me));
     const peerKeys = links.map((_l, p) => keyOf(p)).filter((_k, p) => p !== rank);
@@ -220,6 +225,14 @@ export async function createProcessGroup(o: MeshOptions): Promise<ProcessGroup> 
     } finally {
       clearTimeout(timer);
     }
+    // Shared memory only when every rank is on this host and can map segments; otherwise, sockets for all.
+    if (wantShm && addrs.every((a, p) => p === rank || (a.hostId === hostId && a.shm === true))) {
+      shm = new SharedSegments(
+        rank,
+        links.map((_l, p) => (p === rank ? process.pid : addrs[p].pid)),
+        groupId,
+      );
+    }
   } catch (err) {
     for (const l of links) {
       l?.inbound.kill();
@@ -231,7 +244,7 @@ export async function createProcessGroup(o: MeshOptions): Promise<ProcessGroup> 
   }
   for (const s of servers) s.unref();
   for (const l of links) l?.unref();
-  return new ProcessGroup(rank, worldSize, links, o, closeServers);
+  return new ProcessGroup(rank, worldSize, links, o, closeServers, shm);
 }
 
 interface ConnectCtx {

@@ -5,6 +5,8 @@ import type { RecvSpec } from './inbound.js';
 import { AllGather, Barrier, Broadcast, DirectAllReduce, Op, RingAllReduce, describeCall, partRange, type OpHost } from './ops.js';
 import { encodeControl, type ControlMessage } from './outbound.js';
 import type { PeerLink } from './peer-link.js';
+import { ShmAllReduce, ShmGrow } from './shm/ops.js';
+import { segmentCapacity, type SharedSegments } from './shm/segments.js';
 import { Algo, UserOp, type Header } from './wire.js';
 
 export interface ProcessGroupOptions {
@@ -14,6 +16,11 @@ export interface ProcessGroupOptions {
   chunkBytes?: number;
   /** Buffers up to this size take the one-round direct path (default 64 KiB). */
   smallBytes?: number;
+  /**
+   * Let ranks on one host reduce through shared memory (default true; needs the native addon, see
+   * the README; EH_COLLECTIVE_SHM=0 also turns it off). Must be the same on every rank.
+   */
+  sharedMemory?: boolean;
 }
 
 export interface CallOptions {
@@ -30,9 +37,15 @@ export const DEFAULT_TIMEOUT_MS = 300_000;
 export const DEFAULT_CHUNK_BYTES = 512 << 10;
 export const DEFAULT_SMALL_BYTES = 64 << 10;
 
+/**
+ * One user call: one or more ops run back to back (a call may first have to grow the shared
+ * segments), each made when its turn comes, so that it sees the state the ops before it left.
+ */
 interface Queued {
-  op: Op;
+  steps: (() => Op | null)[];
   timeoutMs: number;
+  resolve: () => void;
+  reject: (err: Error) => void;
 }
 
 /**
@@ -62,6 +75,8 @@ export class ProcessGroup implements OpHost {
     private readonly links: (PeerLink | undefined)[],
     options: ProcessGroupOptions = {},
     onClose?: () => Promise<void>,
+    /** Shared segments with the peers, when every rank is on this host and can map them. */
+    private readonly shm?: SharedSegments,
   ) {
     this.timeoutMs = checkPositive(options.timeoutMs ?? DEFAULT_TIMEOUT_MS, 'timeoutMs');
     this.chunkBytes = checkPositive(options.chunkBytes ?? DEFAULT_CHUNK_BYTES, 'chunkBytes');
@@ -93,6 +108,11 @@ export class ProcessGroup implements OpHost {
 
   get isClosed(): boolean {
     return this.closed;
+  }
+
+  /** Whether large allReduce calls go through shared memory (every rank on this host, addon loaded). */
+  get usesSharedMemory(): boolean {
+    return this.shm !== undefined;
   }
 
   // ---- OpHost ----
@@ -127,7 +147,22 @@ export class ProcessGroup implements OpHost {
     if (this.worldSize === 1) return buf;
     const direct = buf.byteLength <= this.smallBytes;
     const desc = { userOp: UserOp.AllReduce, dtype, redop, algo: direct ? Algo.Direct : Algo.Ring, count: buf.length, root: 0 };
-    await this.run(direct ? new DirectAllReduce(this, seq, desc, buf) : new RingAllReduce(this, seq, desc, buf, this.chunkBytes, false), timeoutMs);
+    const shm = this.shm;
+    if (direct || shm === undefined) {
+      await this.run(direct ? new DirectAllReduce(this, seq, desc, buf) : new RingAllReduce(this, seq, desc, buf, this.chunkBytes, false), timeoutMs);
+      return buf;
+    }
+    // Two sequence numbers for every call that may go through shared memory, taken now so that
+    // calls queued behind this one number the same way on every rank.
+    const growSeq = this.seq++;
+    const bytes = buf.byteLength;
+    await this.runSteps(
+      [
+        () => (shm.needsGrow(bytes) ? new ShmGrow(this, growSeq, { ...desc, algo: Algo.ShmGrow }, shm, bytes, segmentCapacity(bytes), (why) => this.shmFallback(bytes, why)) : null),
+        () => (shm.usable(bytes) ? new ShmAllReduce(this, seq, { ...desc, algo: Algo.Shm }, buf, shm) : new RingAllReduce(this, seq, desc, buf, this.chunkBytes, false)),
+      ],
+      timeoutMs,
+    );
     return buf;
   }
 
@@ -228,6 +263,7 @@ export class ProcessGroup implements OpHost {
       closing.push(link.close(1000));
     }
     await Promise.all(closing);
+    this.shm?.close();
     const onClose = this.onClose;
     this.onClose = undefined;
     await onClose?.();
@@ -249,14 +285,53 @@ export class ProcessGroup implements OpHost {
   }
 
   private run(op: Op, timeoutMs: number): Promise<void> {
-    this.queue.push({ op, timeoutMs });
+    return this.runSteps([() => op], timeoutMs);
+  }
+
+  private runSteps(steps: (() => Op | null)[], timeoutMs: number): Promise<void> {
+    let resolve!: () => void;
+    let reject!: (err: Error) => void;
+    const done = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    // Callers may await later or not at all (the group's failure is also reported by the next call).
+    done.catch(() => undefined);
+    this.queue.push({ steps: [...steps], timeoutMs, resolve, reject });
     if (this.current === null) this.pump();
-    return op.promise;
+    return done;
+  }
+
+  /** Said when a call is too large for a shared segment (then that size and larger use the sockets). */
+  private shmFallback(bytes: number, why: string): void {
+    process.stderr.write(`[eh collective rank ${String(this.rank)}] allReduce calls of ${String(bytes)} bytes or more go over the sockets: no shared segment that large (${why})\n`);
+  }
+
+  /** The next op of the call at the head of the queue, or null when that call is finished. */
+  private nextOp(): { op: Op; timeoutMs: number } | null {
+    while (this.queue.length > 0) {
+      const call = this.queue[0];
+      while (call.steps.length > 0) {
+        const op = (call.steps.shift() as () => Op | null)();
+        if (op !== null) return { op, timeoutMs: call.timeoutMs };
+      }
+      this.queue.shift();
+      call.resolve();
+    }
+    return null;
   }
 
   private pump(): void {
-    while (this.current === null && this.failure === undefined && this.queue.length > 0) {
-      const { op, timeoutMs } = this.queue.shift() as Queued;
+    while (this.current === null && this.failure === undefined) {
+      let next: { op: Op; timeoutMs: number } | null;
+      try {
+        next = this.nextOp();
+      } catch (err) {
+        this.fail(new CollectiveAbortedError(`rank ${String(this.rank)} could not start a collective: ${err instanceof Error ? err.message : String(err)}`));
+        return;
+      }
+      if (next === null) return;
+      const { op, timeoutMs } = next;
       this.current = op;
       const gone = this.departed();
       if (gone !== undefined) {
@@ -278,7 +353,12 @@ export class ProcessGroup implements OpHost {
         },
         () => undefined,
       );
-      op.start();
+      try {
+        op.start();
+      } catch (err) {
+        this.fail(new CollectiveAbortedError(`rank ${String(this.rank)} could not run ${op.label}: ${err instanceof Error ? err.message : String(err)}`));
+        return;
+      }
       // Deliver headers that arrived before this call was made (peers that ran ahead).
       for (const p of hear) (this.links[p] as PeerLink).inbound.kick();
     }
@@ -320,7 +400,7 @@ export class ProcessGroup implements OpHost {
     this.failure = err;
     clearTimeout(this.timer);
     this.current?.fail(err);
-    for (const q of this.queue.splice(0)) q.op.fail(err);
+    for (const q of this.queue.splice(0)) q.reject(err);
     for (const link of this.links) if (link !== undefined) link.inbound.kill();
   }
 

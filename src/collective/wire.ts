@@ -35,6 +35,10 @@ export const enum Algo {
   Ring = 1,
   Direct = 2,
   Chain = 3,
+  /** Same-host shared memory: only phase signals travel on the sockets. */
+  Shm = 4,
+  /** Agreeing on and mapping bigger shared-memory segments. */
+  ShmGrow = 5,
 }
 
 export const REDOP_CODES = { sum: 0, avg: 1, max: 2, min: 3 } as const;

@@ -1,5 +1,6 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
 import net from 'node:net';
 import { launchWorkers, type WorkerGroup, type WorkerMessage } from './launch-helper.js';
 import { encodeHello } from '../../src/collective/auth.js';
@@ -36,7 +37,7 @@ function byType(g: WorkerGroup, type: string): WorkerMessage[] {
   return g.messages.filter((m) => m.type === type).sort((a, b) => a.rank - b.rank);
 }
 
-async function correctness(n: number, extraEnv: Record<string, string>, rankEnv?: (r: number) => Record<string, string>): Promise<void> {
+async function correctness(n: number, shm: boolean, extraEnv: Record<string, string>, rankEnv?: (r: number) => Record<string, string>): Promise<void> {
   const g = await launch({ n, script: WORKER, args: ['correctness'], env: { EH_TEST_GROUP_OPTS: JSON.stringify({ chunkBytes: 64 << 10 }), ...extraEnv }, rankEnv });
   const exits = await g.waitExit(150_000);
   const results = byType(g, 'correctness');
@@ -45,6 +46,7 @@ async function correctness(n: number, extraEnv: Record<string, string>, rankEnv?
     assert.deepEqual(r.failures, [], `rank ${String(r.rank)} failures`);
     assert.ok((r.checks as number) > 100);
     assert.equal(r.main, r.rank === 0);
+    assert.equal(r.shm, shm, `rank ${String(r.rank)} ${shm ? 'should' : 'should not'} use shared memory`);
   }
   // Non-integer averages: order-dependent sums, yet every rank holds the same bits.
   for (const r of results.slice(1)) assert.deepEqual(r.hashes, results[0].hashes, `rank ${String(r.rank)} differs from rank 0`);
@@ -52,16 +54,24 @@ async function correctness(n: number, extraEnv: Record<string, string>, rankEnv?
 }
 
 describe('collective: correctness on real processes', { concurrency: 1 }, () => {
-  it('2 ranks over Unix sockets: every op, dtype and odd size; broadcast, allGather, reduceScatter, barrier, broadcastObject', async () => {
-    await correctness(2, {});
+  it('2 ranks on one host (shared memory): every op, dtype and odd size; broadcast, allGather, reduceScatter, barrier, broadcastObject', async () => {
+    await correctness(2, true, {});
+  });
+
+  it('2 ranks over Unix sockets only (EH_COLLECTIVE_SHM=0)', async () => {
+    await correctness(2, false, { EH_COLLECTIVE_SHM: '0' });
   });
 
   it('3 ranks over TCP (distinct host ids)', async () => {
-    await correctness(3, { EH_COLLECTIVE_ADDR: '127.0.0.1' }, (r) => ({ EH_HOST_ID: `host-${String(r)}` }));
+    await correctness(3, false, { EH_COLLECTIVE_ADDR: '127.0.0.1' }, (r) => ({ EH_HOST_ID: `host-${String(r)}` }));
   });
 
-  it('4 ranks, default settings', async () => {
-    await correctness(4, { EH_TEST_GROUP_OPTS: '{}' });
+  it('3 ranks on one host, one of them without shared memory: all agree on sockets', async () => {
+    await correctness(3, false, {}, (r): Record<string, string> => (r === 1 ? { EH_COLLECTIVE_SHM: '0' } : {}));
+  });
+
+  it('4 ranks on one host, default settings', async () => {
+    await correctness(4, true, { EH_TEST_GROUP_OPTS: '{}' });
   });
 });
 
@@ -108,12 +118,15 @@ describe('collective: single process and environment', () => {
 });
 
 describe('collective: failures never hang', { concurrency: 1 }, () => {
-  it('SIGKILL of one rank during a 64 MiB allreduce makes the others reject at once, naming it', async (t) => {
+  for (const shm of [true, false]) it(`SIGKILL of one rank during a 64 MiB allreduce (${shm ? 'shared memory' : 'Unix sockets'}) makes the others reject at once, naming it`, async (t) => {
     const n = 3;
     const timeoutMs = 30_000;
-    const g = await launch({ n, script: WORKER, args: ['kill'], env: { EH_TEST_GROUP_OPTS: JSON.stringify({ timeoutMs }) } });
+    const g = await launch({ n, script: WORKER, args: ['kill'], env: { EH_TEST_GROUP_OPTS: JSON.stringify({ timeoutMs }), ...(shm ? {} : { EH_COLLECTIVE_SHM: '0' }) } });
     // Let every rank run a few full 64 MiB allreduces first; then kill rank 1 while they loop.
     for (let r = 0; r < n; r++) await g.waitFor((m) => m.type === 'iteration' && m.rank === r && (m.it as number) >= 2, 90_000, `rank ${String(r)} iteration 2`);
+    const ready = byType(g, 'ready');
+    assert.equal(ready.length, n);
+    for (const m of ready) assert.equal(m.shm, shm, `rank ${String(m.rank)} shared memory`);
     const killedAt = Date.now();
     g.procs[1].kill('SIGKILL');
     const errs = await Promise.all([0, 2].map((r) => g.waitFor((m) => m.type === 'error' && m.rank === r, timeoutMs + 10_000, `rank ${String(r)} error`)));
@@ -136,6 +149,9 @@ describe('collective: failures never hang', { concurrency: 1 }, () => {
     assert.equal(exits[1].signal, 'SIGKILL');
     assert.equal(exits[0].code, 0);
     assert.equal(exits[2].code, 0);
+    // Segments are unlinked as soon as every rank maps them: the killed rank left none behind.
+    const left = readdirSync('/dev/shm').filter((f) => g.procs.some((p) => f.startsWith(`eh-shm-${String(p.pid)}-`)));
+    assert.deepEqual(left, []);
   });
 
   it('a rank that never calls makes the others time out naming it; the late rank then fails at once', async () => {

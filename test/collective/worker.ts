@@ -172,13 +172,27 @@ async function correctness(): Promise<void> {
   const wantSeq = Array.from({ length: 20 }, (_v, k) => k * n + (n * (n - 1)) / 2);
   if (JSON.stringify(got) !== JSON.stringify(wantSeq)) failures.push(`queued allReduce: ${JSON.stringify(got)} != ${JSON.stringify(wantSeq)}`);
   checks += 3;
-  emit({ type: 'correctness', checks, failures, hashes, main: isMainProcess() });
+  // Large calls queued back to back (shared memory takes two sequence numbers per call) with a small one between.
+  const big = [0, 1, 2].map((k) => {
+    const a = new Int32Array(300007);
+    for (let i = 0; i < a.length; i++) a[i] = valueOf(r, i, 1000 + k);
+    return a;
+  });
+  const queued = [allReduce(big[0], 'sum'), allReduce(new Int32Array([r]), 'sum'), allReduce(big[1], 'max'), allReduce(big[2], 'min')];
+  const [, small] = await Promise.all(queued);
+  if (small[0] !== (n * (n - 1)) / 2) failures.push(`queued small allReduce between large ones: ${String(small[0])}`);
+  (['sum', 'max', 'min'] as ReduceOp[]).forEach((op, k) => {
+    const d = firstDiff(big[k], reference(Int32Array, 300007, n, op, 1000 + k));
+    if (d !== undefined) failures.push(`queued large allReduce ${op}: ${d}`);
+  });
+  checks += 4;
+  emit({ type: 'correctness', checks, failures, hashes, main: isMainProcess(), shm: getProcessGroup().usesSharedMemory });
 }
 
 async function killTarget(): Promise<void> {
   const n = getWorldSize();
   const buf = new Float32Array((64 << 20) / 4).fill(1);
-  emit({ type: 'ready' });
+  emit({ type: 'ready', shm: getProcessGroup().usesSharedMemory });
   for (let it = 0; ; it++) {
     emit({ type: 'iteration', it });
     const t0 = Date.now();

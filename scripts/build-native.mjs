@@ -1,0 +1,20 @@
+// Builds the shared-memory addon (build/Release/eh_shm.node) with node-gyp, against this Node's own
+// headers when they are installed beside it (no download: the registry may be all that is reachable).
+// A failed build is not fatal: collectives then fall back to Unix sockets between ranks on one host.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+
+const strict = process.argv.includes('--strict');
+const prefix = path.dirname(path.dirname(process.execPath));
+const args = ['rebuild'];
+if (existsSync(path.join(prefix, 'include', 'node', 'node_api.h'))) args.push(`--nodedir=${prefix}`);
+// npm names its own node-gyp to scripts; run by hand, look beside npm, then on PATH.
+const bundled = path.join(prefix, 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
+const gyp = process.env.npm_config_node_gyp || (existsSync(bundled) ? bundled : undefined);
+const r = gyp ? spawnSync(process.execPath, [gyp, ...args], { stdio: 'inherit' }) : spawnSync('node-gyp', args, { stdio: 'inherit' });
+if (r.status !== 0) {
+  const why = r.error ? r.error.message : `node-gyp exited with ${String(r.status)}`;
+  console.warn(`elastic-harness: the shared-memory addon was not built (${why}; it needs python3, make and a C compiler). Collectives between ranks on one host will use Unix sockets.`);
+  if (strict) process.exit(1);
+}

@@ -1,0 +1,170 @@
+import { combinerFor, finisherFor, viewLike, type ReducibleArray } from '../dtypes.js';
+import type { RecvSpec } from '../inbound.js';
+import { Op, partRange, type OpDesc, type OpHost } from '../ops.js';
+import { encodeHeader } from '../wire.js';
+import type { SharedSegments } from './segments.js';
+
+/**
+ * Every rank makes a shared segment of `cap` bytes and maps everyone else's, in two rounds whose
+ * one-byte payload says whether that rank succeeded, so that all ranks reach the same verdict:
+ * either all switch to the new segments, or all keep this size on the sockets. Each rank unlinks its
+ * file once the second round proves every peer has mapped it.
+ */
+export class ShmGrow extends Op {
+  private readonly flags: Buffer[] = [];
+  private readonly step: number[];
+  private readonly got = [0, 0];
+  private readonly ok = [true, true];
+  private readonly mine = [Buffer.alloc(1), Buffer.alloc(1)];
+  private failure = '';
+  private readonly said = [false, false];
+  private finished = false;
+
+  constructor(
+    host: OpHost,
+    seq: number,
+    desc: OpDesc,
+    private readonly shm: SharedSegments,
+    private readonly bytes: number,
+    private readonly cap: number,
+    private readonly report: (why: string) => void,
+  ) {
+    super(host, seq, desc);
+    this.step = new Array<number>(this.n).fill(0);
+    for (let p = 0; p < this.n; p++) {
+      this.flags.push(Buffer.alloc(2));
+      if (p !== this.r) this.expect(p, 2);
+    }
+  }
+
+  protected begin(): void {
+    this.failure = this.shm.createOwn(this.cap);
+    this.say(0, this.failure === '');
+  }
+
+  private say(step: number, ok: boolean): void {
+    this.ok[step] &&= ok;
+    this.mine[step][0] = ok ? 1 : 0;
+    this.said[step] = true;
+    for (let p = 0; p < this.n; p++) if (p !== this.r) this.sendTo(p, encodeHeader(this.header(step, 0, 1)), this.mine[step]);
+    this.advance();
+  }
+
+  nextRecv(peer: number): RecvSpec | null {
+    if (peer === this.r || this.step[peer] > 1) return null;
+    const s = this.step[peer]++;
+    const dest = this.flags[peer].subarray(s, s + 1);
+    return {
+      expect: this.header(s, 0, 1),
+      dest,
+      done: () => {
+        this.ok[s] &&= dest[0] === 1;
+        this.got[s]++;
+        this.advance();
+        this.received(peer);
+      },
+    };
+  }
+
+  /** Move to the next round once this rank and all its peers have spoken in this one. */
+  private advance(): void {
+    const all = this.n - 1;
+    if (this.said[0] && this.got[0] === all && !this.said[1]) {
+      if (this.ok[0]) this.failure = this.shm.mapPeers(this.cap);
+      else if (this.failure === '') this.failure = 'another rank could not make its segment';
+      this.say(1, this.ok[0] && this.failure === '');
+    } else if (this.said[1] && this.got[1] === all && !this.finished) {
+      this.finished = true;
+      this.shm.unlinkOwn(this.cap);
+      if (this.ok[1]) this.shm.commit(this.cap);
+      else {
+        this.shm.abandon(this.bytes);
+        this.report(this.failure || 'another rank could not map the segments');
+      }
+    }
+  }
+}
+
+/**
+ * allReduce through shared memory, for ranks on one host. Rank r owns part r of the buffer
+ * (partRange). Three phases, each closed by an empty message to every peer:
+ *   0. copy the parts this rank does not own into its own segment;
+ *   1. reduce part r from its own buffer and every peer's segment, into its buffer and its segment;
+ *   2. copy every other part's result from its owner's segment.
+ * The last message says "done reading your segment", so the next call may overwrite it. Every
+ * byte crosses memory once or twice, instead of twice through the kernel on each socket hop.
+ */
+export class ShmAllReduce extends Op {
+  private readonly got = [0, 0, 0];
+  private readonly step: number[];
+  private readonly es: number;
+
+  constructor(
+    host: OpHost,
+    seq: number,
+    desc: OpDesc,
+    private readonly buf: ReducibleArray,
+    private readonly shm: SharedSegments,
+  ) {
+    super(host, seq, desc);
+    this.es = buf.BYTES_PER_ELEMENT;
+    this.step = new Array<number>(this.n).fill(0);
+    for (let p = 0; p < this.n; p++) if (p !== this.r) this.expect(p, 3);
+  }
+
+  private segView(seg: Buffer | null): ReducibleArray {
+    if (seg === null) throw new Error('shared segment not mapped');
+    return viewLike(this.buf, seg.buffer, seg.byteOffset, this.buf.length);
+  }
+
+  protected begin(): void {
+    const own = this.segView(this.shm.own);
+    for (let p = 0; p < this.n; p++) {
+      if (p === this.r) continue;
+      const [st, len] = partRange(this.buf.length, this.n, p);
+      own.set(this.buf.subarray(st, st + len), st);
+    }
+    this.signal(0);
+  }
+
+  private signal(step: number): void {
+    for (let p = 0; p < this.n; p++) if (p !== this.r) this.sendTo(p, encodeHeader(this.header(step, 0, 0)), null);
+  }
+
+  nextRecv(peer: number): RecvSpec | null {
+    if (peer === this.r || this.step[peer] > 2) return null;
+    const s = this.step[peer]++;
+    return {
+      expect: this.header(s, 0, 0),
+      dest: null,
+      done: () => {
+        // Each peer's messages arrive in order, and a peer only sends step s+1 after hearing
+        // everyone's step s, so all of step s+1 in implies all of step s in.
+        if (++this.got[s] === this.n - 1) {
+          if (s === 0) this.reduceOwnPart();
+          else if (s === 1) this.gatherParts();
+        }
+        this.received(peer);
+      },
+    };
+  }
+
+  private reduceOwnPart(): void {
+    const [st, len] = partRange(this.buf.length, this.n, this.r);
+    const mine = this.buf.subarray(st, st + len);
+    const combine = combinerFor(this.desc.dtype, this.desc.redop ?? 'sum');
+    for (let p = 0; p < this.n; p++) if (p !== this.r) combine(mine, this.segView(this.shm.peers[p]).subarray(st, st + len));
+    finisherFor(this.desc.dtype, this.desc.redop ?? 'sum')?.(mine, this.n);
+    this.segView(this.shm.own).set(mine, st);
+    this.signal(1);
+  }
+
+  private gatherParts(): void {
+    for (let p = 0; p < this.n; p++) {
+      if (p === this.r) continue;
+      const [st, len] = partRange(this.buf.length, this.n, p);
+      this.buf.set(this.segView(this.shm.peers[p]).subarray(st, st + len), st);
+    }
+    this.signal(2);
+  }
+}
