@@ -12,8 +12,9 @@
 #include <sys/mman.h>
 
 static void unmap(napi_env env, void* data, void* hint) {
-  (void)env;
+  int64_t ignored;
   munmap(data, (size_t)(uintptr_t)hint);
+  napi_adjust_external_memory(env, -(int64_t)(uintptr_t)hint, &ignored);
 }
 
 static napi_value throw_errno(napi_env env, const char* what, int err) {
@@ -49,6 +50,9 @@ static napi_value map_shared(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, "could not wrap the mapping in an ArrayBuffer");
     return NULL;
   }
+  /* Tell the collector what it holds, so a replaced segment is unmapped soon rather than at some far-off GC. */
+  int64_t ignored;
+  napi_adjust_external_memory(env, length, &ignored);
   return ab;
 }
 
