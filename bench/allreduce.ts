@@ -5,7 +5,10 @@
  * slowest rank's time, each iteration after a barrier), when /usr/bin/python3 has torch.
  *
  *   node --import tsx bench/allreduce.ts [--sizes 1,16,64] [--worlds 2,3] [--iters 10] [--warmup 3] [--no-gloo]
- *                                        [--transport auto|tcp|unix] [--chunk-kib N] [--small-kib N] [--rounds 3]
+ *                                        [--transport auto|tcp|unix] [--chunk-kib N] [--small-kib N] [--rounds 3] [--no-sockets]
+ *
+ * Ranks on one host reduce through shared memory when the addon is built; each round also runs the
+ * same sizes with EH_COLLECTIVE_SHM=0 (Unix sockets only), printed beside it, unless --no-sockets.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
@@ -20,6 +23,8 @@ interface SizeResult {
   mib: number;
   median_s: number;
   times: number[];
+  /** Whether the group reduced through shared memory (absent for gloo). */
+  shm?: boolean;
 }
 
 interface Args {
@@ -32,6 +37,7 @@ interface Args {
   chunkKiB: number;
   smallKiB: number;
   rounds: number;
+  sockets: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -49,12 +55,13 @@ function parseArgs(argv: string[]): Args {
     chunkKiB: Number(get('chunk-kib', '0')),
     smallKiB: Number(get('small-kib', '-1')),
     rounds: Math.max(1, Number(get('rounds', '3'))),
+    sockets: !argv.includes('--no-sockets'),
   };
 }
 
 // ---- worker side ----
 async function worker(): Promise<void> {
-  const { setupDistributedEnvironment, allReduce, barrier, cleanupDistributed, getRank } = await import('../src/collective/index.js');
+  const { setupDistributedEnvironment, allReduce, barrier, cleanupDistributed, getRank, getProcessGroup } = await import('../src/collective/index.js');
   const a = JSON.parse(process.env.EH_BENCH_ARGS ?? '{}') as Args;
   await setupDistributedEnvironment({ backend: 'auto', timeoutMs: 120_000, ...(a.chunkKiB > 0 ? { chunkBytes: a.chunkKiB << 10 } : {}), ...(a.smallKiB >= 0 ? { smallBytes: a.smallKiB << 10 } : {}) });
   const results: SizeResult[] = [];
@@ -70,7 +77,7 @@ async function worker(): Promise<void> {
       if (it >= a.warmup) times.push(slowest[0]);
     }
     times.sort((x, y) => x - y);
-    results.push({ mib, median_s: median(times), times });
+    results.push({ mib, median_s: median(times), times, shm: getProcessGroup().usesSharedMemory });
   }
   if (getRank() === 0) process.stdout.write(`@@${JSON.stringify(results)}\n`);
   await barrier();
@@ -84,7 +91,7 @@ function median(xs: number[]): number {
 }
 
 // ---- driver side ----
-async function runOurs(world: number, a: Args): Promise<SizeResult[]> {
+async function runOurs(world: number, a: Args, sharedMemory = true): Promise<SizeResult[]> {
   const token = generateToken();
   const server = await TcpStoreServer.start({ token, logger: () => undefined });
   const procs = [];
@@ -107,6 +114,7 @@ async function runOurs(world: number, a: Args): Promise<SizeResult[]> {
         EH_COLLECTIVE_TRANSPORT: a.transport,
         EH_COLLECTIVE_ADDR: '127.0.0.1',
         EH_BENCH_ARGS: JSON.stringify(a),
+        ...(sharedMemory ? {} : { EH_COLLECTIVE_SHM: '0' }),
       };
       const nodeArgs = (process.env.EH_BENCH_NODE_ARGS ?? '').split(' ').filter((s) => s !== '');
       const p = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', SELF, '--worker'], { env, cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] });
@@ -166,6 +174,10 @@ export interface AllreduceBenchRow {
   mib: number;
   oursMs: number;
   oursBusGBs: number;
+  /** Shared memory actually used by the ranks (false when the addon is missing). */
+  sharedMemory: boolean;
+  socketsMs?: number;
+  socketsBusGBs?: number;
   glooMs?: number;
   glooBusGBs?: number;
   ratio?: number;
@@ -180,16 +192,24 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<Allr
     // Alternate the two engines over several rounds and keep each size's median round: the
     // machine is shared, and a burst of load during one engine's only run would decide the ratio.
     const oursRounds: SizeResult[][] = [];
+    const socketRounds: SizeResult[][] = [];
     const glooRounds: SizeResult[][] = [];
     for (let round = 0; round < a.rounds; round++) {
       oursRounds.push(await runOurs(world, a));
+      if (a.sockets) socketRounds.push(await runOurs(world, a, false));
       if (gloo) glooRounds.push(await runGloo(world, a));
     }
     const ours = medianRounds(oursRounds);
+    const sockets = a.sockets ? medianRounds(socketRounds) : undefined;
     const theirs = gloo ? medianRounds(glooRounds) : undefined;
     for (const r of ours) {
       const g = theirs?.find((x) => x.mib === r.mib);
-      const row: AllreduceBenchRow = { world, mib: r.mib, oursMs: r.median_s * 1e3, oursBusGBs: busBw(world, r.mib, r.median_s) };
+      const so = sockets?.find((x) => x.mib === r.mib);
+      const row: AllreduceBenchRow = { world, mib: r.mib, oursMs: r.median_s * 1e3, oursBusGBs: busBw(world, r.mib, r.median_s), sharedMemory: oursRounds[0].every((x) => x.shm) };
+      if (so !== undefined) {
+        row.socketsMs = so.median_s * 1e3;
+        row.socketsBusGBs = busBw(world, so.mib, so.median_s);
+      }
       if (g !== undefined) {
         row.glooMs = g.median_s * 1e3;
         row.glooBusGBs = busBw(world, g.mib, g.median_s);
@@ -201,13 +221,14 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<Allr
   console.log(
     `\nallreduce float32, sum: per round, median of ${String(a.iters)} iterations after ${String(a.warmup)} warm-up (slowest rank per iteration); median of ${String(a.rounds)} alternating rounds; bus bandwidth = 2(n-1)/n * bytes / time`,
   );
-  console.log('ranks | size    | elastic-harness ms | busbw GB/s | gloo ms  | gloo busbw GB/s | ratio');
-  console.log('------|---------|--------------------|------------|----------|-----------------|------');
+  console.log('ranks | size    | path   | elastic-harness ms | busbw GB/s | sockets-only ms | sockets busbw GB/s | gloo ms  | gloo busbw GB/s | ratio vs gloo');
+  console.log('------|---------|--------|--------------------|------------|-----------------|--------------------|----------|-----------------|--------------');
   for (const r of rows) {
     console.log(
-      `${String(r.world).padEnd(5)} | ${`${String(r.mib)} MiB`.padEnd(7)} | ${r.oursMs.toFixed(2).padStart(18)} | ${r.oursBusGBs.toFixed(2).padStart(10)} | ${(r.glooMs?.toFixed(2) ?? '-').padStart(8)} | ${(r.glooBusGBs?.toFixed(2) ?? '-').padStart(15)} | ${r.ratio !== undefined ? `${r.ratio.toFixed(2)}x` : '-'}`,
+      `${String(r.world).padEnd(5)} | ${`${String(r.mib)} MiB`.padEnd(7)} | ${(r.sharedMemory ? 'shm' : 'socket').padEnd(6)} | ${r.oursMs.toFixed(2).padStart(18)} | ${r.oursBusGBs.toFixed(2).padStart(10)} | ${(r.socketsMs?.toFixed(2) ?? '-').padStart(15)} | ${(r.socketsBusGBs?.toFixed(2) ?? '-').padStart(18)} | ${(r.glooMs?.toFixed(2) ?? '-').padStart(8)} | ${(r.glooBusGBs?.toFixed(2) ?? '-').padStart(15)} | ${r.ratio !== undefined ? `${r.ratio.toFixed(2)}x` : '-'}`,
     );
   }
+  if (rows.some((r) => !r.sharedMemory)) console.log('(shared memory was not used: the addon is not built; run npm run build:native)');
   return rows;
 }
 

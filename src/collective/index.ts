@@ -28,6 +28,7 @@ export {
   DEFAULT_TIMEOUT_MS,
   DEFAULT_CHUNK_BYTES,
   DEFAULT_SMALL_BYTES,
+  DEFAULT_SHM_WINDOW_BYTES,
   type ProcessGroupOptions,
   type CallOptions,
   type AllGatherOptions,

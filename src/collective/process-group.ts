@@ -21,6 +21,11 @@ export interface ProcessGroupOptions {
    * the README; EH_COLLECTIVE_SHM=0 also turns it off). Must be the same on every rank.
    */
   sharedMemory?: boolean;
+  /**
+   * Largest shared segment per rank (default 64 MiB): larger buffers are reduced through it window
+   * by window, so /dev/shm use stays bounded whatever the model size. Must be the same on every rank.
+   */
+  sharedMemoryWindowBytes?: number;
 }
 
 export interface CallOptions {
@@ -36,6 +41,7 @@ export interface AllGatherOptions<T> extends CallOptions {
 export const DEFAULT_TIMEOUT_MS = 300_000;
 export const DEFAULT_CHUNK_BYTES = 512 << 10;
 export const DEFAULT_SMALL_BYTES = 64 << 10;
+export const DEFAULT_SHM_WINDOW_BYTES = 64 << 20;
 
 /**
  * One user call: one or more ops run back to back (a call may first have to grow the shared
@@ -65,6 +71,7 @@ export class ProcessGroup implements OpHost {
   readonly timeoutMs: number;
   readonly chunkBytes: number;
   readonly smallBytes: number;
+  readonly sharedMemoryWindowBytes: number;
   private readonly byeFrom: boolean[];
   private readonly dataClosed: boolean[];
   private onClose: (() => Promise<void>) | undefined;
@@ -81,6 +88,7 @@ export class ProcessGroup implements OpHost {
     this.timeoutMs = checkPositive(options.timeoutMs ?? DEFAULT_TIMEOUT_MS, 'timeoutMs');
     this.chunkBytes = checkPositive(options.chunkBytes ?? DEFAULT_CHUNK_BYTES, 'chunkBytes');
     this.smallBytes = checkNonNegative(options.smallBytes ?? DEFAULT_SMALL_BYTES, 'smallBytes');
+    this.sharedMemoryWindowBytes = checkPositive(options.sharedMemoryWindowBytes ?? DEFAULT_SHM_WINDOW_BYTES, 'sharedMemoryWindowBytes');
     this.byeFrom = new Array<boolean>(worldSize).fill(false);
     this.dataClosed = new Array<boolean>(worldSize).fill(false);
     this.onClose = onClose;
@@ -155,11 +163,13 @@ export class ProcessGroup implements OpHost {
     // Two sequence numbers for every call that may go through shared memory, taken now so that
     // calls queued behind this one number the same way on every rank.
     const growSeq = this.seq++;
-    const bytes = buf.byteLength;
+    const es = buf.BYTES_PER_ELEMENT;
+    const windowElems = Math.max(1, Math.floor(this.sharedMemoryWindowBytes / es));
+    const need = Math.min(buf.length, windowElems) * es;
     await this.runSteps(
       [
-        () => (shm.needsGrow(bytes) ? new ShmGrow(this, growSeq, { ...desc, algo: Algo.ShmGrow }, shm, bytes, segmentCapacity(bytes), (why) => this.shmFallback(bytes, why)) : null),
-        () => (shm.usable(bytes) ? new ShmAllReduce(this, seq, { ...desc, algo: Algo.Shm }, buf, shm) : new RingAllReduce(this, seq, desc, buf, this.chunkBytes, false)),
+        () => (shm.needsGrow(need) ? new ShmGrow(this, growSeq, { ...desc, algo: Algo.ShmGrow }, shm, need, segmentCapacity(need), (why) => this.shmFallback(need, why)) : null),
+        () => (shm.usable(need) ? new ShmAllReduce(this, seq, { ...desc, algo: Algo.Shm }, buf, shm, windowElems) : new RingAllReduce(this, seq, desc, buf, this.chunkBytes, false)),
       ],
       timeoutMs,
     );
@@ -304,7 +314,7 @@ export class ProcessGroup implements OpHost {
 
   /** Said when a call is too large for a shared segment (then that size and larger use the sockets). */
   private shmFallback(bytes: number, why: string): void {
-    process.stderr.write(`[eh collective rank ${String(this.rank)}] allReduce calls of ${String(bytes)} bytes or more go over the sockets: no shared segment that large (${why})\n`);
+    process.stderr.write(`[eh collective rank ${String(this.rank)}] allReduce calls of ${String(bytes)} bytes or more go over the sockets: no shared segment that large (${why}); a smaller sharedMemoryWindowBytes would fit\n`);
   }
 
   /** The next op of the call at the head of the queue, or null when that call is finished. */

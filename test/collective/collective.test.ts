@@ -58,6 +58,10 @@ describe('collective: correctness on real processes', { concurrency: 1 }, () => 
     await correctness(2, true, {});
   });
 
+  it('3 ranks on one host, shared memory in windows of 100 003 bytes (large calls take many windows)', async () => {
+    await correctness(3, true, { EH_TEST_GROUP_OPTS: JSON.stringify({ sharedMemoryWindowBytes: 100_003 }) });
+  });
+
   it('2 ranks over Unix sockets only (EH_COLLECTIVE_SHM=0)', async () => {
     await correctness(2, false, { EH_COLLECTIVE_SHM: '0' });
   });

@@ -4,6 +4,8 @@ import { Op, partRange, type OpDesc, type OpHost } from '../ops.js';
 import { encodeHeader } from '../wire.js';
 import type { SharedSegments } from './segments.js';
 
+const BLOCK_BYTES = 128 << 10;
+
 /**
  * Every rank makes a shared segment of `cap` bytes and maps everyone else's, in two rounds whose
  * one-byte payload says whether that rank succeeded, so that all ranks reach the same verdict:
@@ -86,18 +88,22 @@ export class ShmGrow extends Op {
 }
 
 /**
- * allReduce through shared memory, for ranks on one host. Rank r owns part r of the buffer
- * (partRange). Three phases, each closed by an empty message to every peer:
+ * allReduce through shared memory, for ranks on one host. The buffer is taken in windows of at most
+ * `windowElems` elements (so a segment stays bounded, whatever the model size); in each window rank
+ * r owns part r (partRange of the window). Three phases per window, each closed by an empty message
+ * to every peer:
  *   0. copy the parts this rank does not own into its own segment;
  *   1. reduce part r from its own buffer and every peer's segment, into its buffer and its segment;
  *   2. copy every other part's result from its owner's segment.
- * The last message says "done reading your segment", so the next call may overwrite it. Every
- * byte crosses memory once or twice, instead of twice through the kernel on each socket hop.
+ * The phase-2 message says "done reading your segment", so the next window (or call) may overwrite
+ * it. Every byte crosses memory once or twice, instead of twice through the kernel on each socket hop.
  */
 export class ShmAllReduce extends Op {
-  private readonly got = [0, 0, 0];
+  /** Messages received per step (step = 3 × window + phase). */
+  private readonly got: number[];
   private readonly step: number[];
   private readonly es: number;
+  private readonly windows: number;
 
   constructor(
     host: OpHost,
@@ -105,26 +111,43 @@ export class ShmAllReduce extends Op {
     desc: OpDesc,
     private readonly buf: ReducibleArray,
     private readonly shm: SharedSegments,
+    private readonly windowElems: number,
   ) {
     super(host, seq, desc);
     this.es = buf.BYTES_PER_ELEMENT;
+    this.windows = Math.max(1, Math.ceil(buf.length / windowElems));
+    this.got = new Array<number>(3 * this.windows).fill(0);
     this.step = new Array<number>(this.n).fill(0);
-    for (let p = 0; p < this.n; p++) if (p !== this.r) this.expect(p, 3);
+    for (let p = 0; p < this.n; p++) if (p !== this.r) this.expect(p, 3 * this.windows);
   }
 
-  private segView(seg: Buffer | null): ReducibleArray {
+  /** Element range [start, length) of part `p` of window `w`, in buffer coordinates. */
+  private part(w: number, p: number): [number, number] {
+    const w0 = w * this.windowElems;
+    const wl = Math.min(this.buf.length, w0 + this.windowElems) - w0;
+    const [st, len] = partRange(wl, this.n, p);
+    return [w0 + st, len];
+  }
+
+  /** A typed view of a segment whose element 0 is element `w0` of the buffer. */
+  private segView(seg: Buffer | null, w0: number): ReducibleArray {
     if (seg === null) throw new Error('shared segment not mapped');
-    return viewLike(this.buf, seg.buffer, seg.byteOffset, this.buf.length);
+    return viewLike(this.buf, seg.buffer, seg.byteOffset, Math.min(this.windowElems, this.buf.length - w0));
   }
 
   protected begin(): void {
-    const own = this.segView(this.shm.own);
+    this.exposeWindow(0);
+  }
+
+  private exposeWindow(w: number): void {
+    const w0 = w * this.windowElems;
+    const own = this.segView(this.shm.own, w0);
     for (let p = 0; p < this.n; p++) {
       if (p === this.r) continue;
-      const [st, len] = partRange(this.buf.length, this.n, p);
-      own.set(this.buf.subarray(st, st + len), st);
+      const [st, len] = this.part(w, p);
+      own.set(this.buf.subarray(st, st + len), st - w0);
     }
-    this.signal(0);
+    this.signal(3 * w);
   }
 
   private signal(step: number): void {
@@ -132,7 +155,7 @@ export class ShmAllReduce extends Op {
   }
 
   nextRecv(peer: number): RecvSpec | null {
-    if (peer === this.r || this.step[peer] > 2) return null;
+    if (peer === this.r || this.step[peer] >= 3 * this.windows) return null;
     const s = this.step[peer]++;
     return {
       expect: this.header(s, 0, 0),
@@ -141,30 +164,44 @@ export class ShmAllReduce extends Op {
         // Each peer's messages arrive in order, and a peer only sends step s+1 after hearing
         // everyone's step s, so all of step s+1 in implies all of step s in.
         if (++this.got[s] === this.n - 1) {
-          if (s === 0) this.reduceOwnPart();
-          else if (s === 1) this.gatherParts();
+          const w = Math.floor(s / 3);
+          const phase = s % 3;
+          if (phase === 0) this.reduceOwnPart(w);
+          else if (phase === 1) this.gatherParts(w);
+          else if (w + 1 < this.windows) this.exposeWindow(w + 1);
         }
         this.received(peer);
       },
     };
   }
 
-  private reduceOwnPart(): void {
-    const [st, len] = partRange(this.buf.length, this.n, this.r);
-    const mine = this.buf.subarray(st, st + len);
+  private reduceOwnPart(w: number): void {
+    const w0 = w * this.windowElems;
+    const [st, len] = this.part(w, this.r);
     const combine = combinerFor(this.desc.dtype, this.desc.redop ?? 'sum');
-    for (let p = 0; p < this.n; p++) if (p !== this.r) combine(mine, this.segView(this.shm.peers[p]).subarray(st, st + len));
-    finisherFor(this.desc.dtype, this.desc.redop ?? 'sum')?.(mine, this.n);
-    this.segView(this.shm.own).set(mine, st);
-    this.signal(1);
+    const finish = finisherFor(this.desc.dtype, this.desc.redop ?? 'sum');
+    const own = this.segView(this.shm.own, w0);
+    const peers: ReducibleArray[] = [];
+    for (let p = 0; p < this.n; p++) if (p !== this.r) peers.push(this.segView(this.shm.peers[p], w0));
+    // Block by block, so that the result is still in cache when it is copied out to the peers.
+    const block = Math.max(1, BLOCK_BYTES / this.es);
+    for (let b = st; b < st + len; b += block) {
+      const e = Math.min(st + len, b + block);
+      const mine = this.buf.subarray(b, e);
+      for (const peer of peers) combine(mine, peer.subarray(b - w0, e - w0));
+      finish?.(mine, this.n);
+      own.set(mine, b - w0);
+    }
+    this.signal(3 * w + 1);
   }
 
-  private gatherParts(): void {
+  private gatherParts(w: number): void {
+    const w0 = w * this.windowElems;
     for (let p = 0; p < this.n; p++) {
       if (p === this.r) continue;
-      const [st, len] = partRange(this.buf.length, this.n, p);
-      this.buf.set(this.segView(this.shm.peers[p]).subarray(st, st + len), st);
+      const [st, len] = this.part(w, p);
+      this.buf.set(this.segView(this.shm.peers[p], w0).subarray(st - w0, st - w0 + len), st);
     }
-    this.signal(2);
+    this.signal(3 * w + 2);
   }
 }
