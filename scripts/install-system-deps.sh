@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Debian packages the tests and benchmarks use: etcd (multi-node rendezvous), PyTorch (torchrun/gloo
-# peers for the benchmarks and the PyTorch-under-eh test). Run as root.
+# peers for the benchmarks and the PyTorch-under-eh test), and a C compiler and make for the
+# shared-memory add-on that npm ci builds with node-gyp. Run as root.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 need=()
 command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
 command -v etcdctl >/dev/null 2>&1 || need+=(etcd-client)
 /usr/bin/python3 -c 'import torch' >/dev/null 2>&1 || need+=(python3-torch)
+command -v g++ >/dev/null 2>&1 || need+=(g++)
+command -v make >/dev/null 2>&1 || need+=(make)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}"

@@ -495,7 +495,7 @@ export class ProcessGroup implements OpHost {
     const theirs = got === undefined ? 'an unreadable message' : describeCall(got.userOp, got.dtype, got.redop, got.count, got.root, got.seq);
     let detail = '';
     if (got !== undefined && theirs === mine) {
-      detail = got.algo !== e.algo ? ' (different algorithm: the ranks use different chunkBytes/smallBytes settings)' : ` (step ${String(got.step)}/${String(e.step)}, offset ${String(got.offset)}/${String(e.offset)}, ${String(got.payloadBytes)}/${String(e.payloadBytes)} bytes)`;
+      detail = got.algo !== e.algo ? ' (different algorithm: the ranks use different smallBytes or sharedMemoryWindowBytes settings)' : ` (step ${String(got.step)}/${String(e.step)}, offset ${String(got.offset)}/${String(e.offset)}, ${String(got.payloadBytes)}/${String(e.payloadBytes)} bytes)`;
     }
     this.fail(new CollectiveMismatchError(`mismatched collective calls: rank ${String(peer)} is in ${theirs} but rank ${String(this.rank)} is in ${mine}${detail}`, { reportedBy: this.rank }));
   }
