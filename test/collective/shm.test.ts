@@ -1,7 +1,7 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { launchWorkers, type WorkerGroup } from './launch-helper.js';
@@ -83,6 +83,22 @@ describe('shared memory: segments', () => {
     assert.equal(a.needsGrow(4999), true);
     a.close();
     assert.deepEqual(readdirSync(dir), [], 'close unlinks what this rank created');
+  });
+
+  it('maps a peer segment only if it is a regular file of this user and of the right size, never through a symlink', () => {
+    const dir = tempDir('eh-shm-unit-');
+    const peerPid = deadPid();
+    const a = new SharedSegments(0, [process.pid, peerPid], 'group-z', dir);
+    const cap = segmentCapacity(1);
+    assert.equal(a.createOwn(cap), '');
+    const peerFile = a.fileOf(1, cap);
+    writeFileSync(path.join(dir, 'elsewhere'), Buffer.alloc(cap));
+    symlinkSync(path.join(dir, 'elsewhere'), peerFile);
+    assert.match(a.mapPeers(cap), /rank 1's segment: .*ELOOP/);
+    rmSync(peerFile);
+    writeFileSync(peerFile, Buffer.alloc(100));
+    assert.match(a.mapPeers(cap), /not a 1048576-byte file of this user/);
+    a.close();
   });
 
   it('sweeps segments of dead processes and nothing else', () => {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, openSync, readdirSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, openSync, readdirSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { shmAddon } from './native.js';
 
@@ -134,7 +134,13 @@ export class SharedSegments {
       if (p === this.rank) continue;
       let fd = -1;
       try {
-        fd = openSync(this.fileOf(p, cap), 'r+');
+        // Never through a symlink, and only a file of our own user of the expected size: /dev/shm is
+        // shared by every user of the host.
+        fd = openSync(this.fileOf(p, cap), constants.O_RDWR | constants.O_NOFOLLOW);
+        const st = fstatSync(fd);
+        if (!st.isFile() || st.size !== cap || (typeof process.getuid === 'function' && st.uid !== process.getuid())) {
+          throw new Error(`not a ${String(cap)}-byte file of this user`);
+        }
         this.pendingPeers[p] = Buffer.from(addon.mapShared(fd, cap));
       } catch (err) {
         this.pendingPeers = [];
