@@ -118,9 +118,39 @@ export class NVMeBackend implements CheckpointBackend {
     return newestListed(this);
   }
 
-  async cleanupOldCheckpoints(keepLast: number): Promise<string[]> {
-    const drop = await deleteAllButNewest(this, keepLast);
-    await removeStaleTemporaries(this.root);
-    return drop;
+  /**
+   * Calls made while one runs share the next run (with the smallest keepLast asked for): callers that
+   * clean up after every save must not pile up concurrent deletes, each leaving a hidden directory
+   * behind if the process dies.
+   */
+  cleanupOldCheckpoints(keepLast: number): Promise<string[]> {
+    if (this.cleanupRunning === null) {
+      this.cleanupRunning = this.cleanupOnce(keepLast);
+      return this.cleanupRunning;
+    }
+    if (this.cleanupNext === null) {
+      const keep = { n: keepLast };
+      const next = this.cleanupRunning.catch(() => []).then(() => this.cleanupOnce(keep.n));
+      this.cleanupNext = { keep, promise: next };
+    } else this.cleanupNext.keep.n = Math.min(this.cleanupNext.keep.n, keepLast);
+    return this.cleanupNext.promise;
+  }
+
+  private cleanupRunning: Promise<string[]> | null = null;
+  private cleanupNext: { keep: { n: number }; promise: Promise<string[]> } | null = null;
+
+  private async cleanupOnce(keepLast: number): Promise<string[]> {
+    if (this.cleanupNext !== null && this.cleanupRunning !== null) {
+      // This is the queued run starting: it becomes the running one.
+      this.cleanupRunning = this.cleanupNext.promise;
+      this.cleanupNext = null;
+    }
+    try {
+      const drop = await deleteAllButNewest(this, keepLast);
+      await removeStaleTemporaries(this.root);
+      return drop;
+    } finally {
+      if (this.cleanupNext === null) this.cleanupRunning = null;
+    }
   }
 }

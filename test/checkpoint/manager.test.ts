@@ -104,6 +104,39 @@ test('NVMeBackend: step 10 sorts after step 9, exists/delete/cleanup, saveAsync 
   });
 });
 
+test('NVMeBackend: cleanups asked for while one runs share the next run, so deletes never overlap', async () => {
+  await withDir(async (dir) => {
+    const b = new NVMeBackend(dir, { fsync: false });
+    for (let step = 1; step <= 10; step++) await b.save(stateAt(step, 10));
+    let inFlight = 0;
+    let most = 0;
+    let deletes = 0;
+    const realDelete = b.delete.bind(b);
+    b.delete = async (name: string): Promise<void> => {
+      inFlight++;
+      deletes++;
+      most = Math.max(most, inFlight);
+      try {
+        await realDelete(name);
+      } finally {
+        inFlight--;
+      }
+    };
+    const results = await Promise.all([b.cleanupOldCheckpoints(5), b.cleanupOldCheckpoints(4), b.cleanupOldCheckpoints(3), b.cleanupOldCheckpoints(6)]);
+    assert.equal(most, 1, 'one delete at a time');
+    assert.equal(deletes, 7, 'each old checkpoint deleted once');
+    assert.deepEqual(results[0], ['step_00000001', 'step_00000002', 'step_00000003', 'step_00000004', 'step_00000005']);
+    // The three later calls share one run, with the smallest keepLast asked for.
+    assert.deepEqual(results[1], ['step_00000006', 'step_00000007']);
+    assert.equal(results[2], results[1]);
+    assert.equal(results[3], results[1]);
+    assert.deepEqual(await b.listCheckpoints(), ['step_00000008', 'step_00000009', 'step_00000010']);
+    assert.deepEqual((await readdir(dir)).filter((e) => e.startsWith('.')), []);
+    // And afterwards a call runs on its own again.
+    assert.deepEqual(await b.cleanupOldCheckpoints(1), ['step_00000008', 'step_00000009']);
+  });
+});
+
 test('CheckpointManager: async saves return after staging, retention per tier, shouldCheckpoint, S3 needs a bucket', async () => {
   await withDir(async (dir) => {
     const manager = new CheckpointManager({ nvmePath: dir, keepLastN: { NVME: 2 }, checkpointInterval: 10, memorySnapshotInterval: 5, asyncSaveRetryDelay: 0.01 });
