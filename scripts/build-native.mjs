@@ -2,10 +2,19 @@
 // headers when they are installed beside it (no download: the registry may be all that is reachable).
 // A failed build is not fatal: collectives then fall back to Unix sockets between ranks on one host.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const strict = process.argv.includes('--strict');
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+process.chdir(root);
+// --if-missing (npm run build): only when the add-on is absent or older than its source, e.g. after
+// an install with --ignore-scripts.
+if (process.argv.includes('--if-missing')) {
+  const built = path.join(root, 'build', 'Release', 'eh_shm.node');
+  if (existsSync(built) && statSync(built).mtimeMs >= statSync(path.join(root, 'native', 'shm.c')).mtimeMs) process.exit(0);
+}
 const prefix = path.dirname(path.dirname(process.execPath));
 const args = ['rebuild'];
 if (existsSync(path.join(prefix, 'include', 'node', 'node_api.h'))) args.push(`--nodedir=${prefix}`);

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { launchWorkers, type WorkerGroup } from './launch-helper.js';
 import { SharedSegments, segmentCapacity, sharedMemoryCapable, sweepStaleSegments } from '../../src/collective/shm/segments.js';
-import { shmAddon } from '../../src/collective/shm/native.js';
+import { shmAddon, shmAddonError } from '../../src/collective/shm/native.js';
 
 const WORKER = 'test/collective/worker.ts';
 const groups: WorkerGroup[] = [];
@@ -32,7 +32,7 @@ const canMount = typeof process.getuid === 'function' && process.getuid() === 0;
 
 describe('shared memory: segments', () => {
   it('the addon is built and loads (npm ci builds it)', () => {
-    assert.notEqual(shmAddon(), null);
+    assert.notEqual(shmAddon(), null, `${shmAddonError()}: run npm run build:native`);
     assert.equal(sharedMemoryCapable(), true);
   });
 
