@@ -10,9 +10,12 @@ after(async () => {
 });
 
 describe('tfjs data parallel', () => {
-  it('two ranks training one MLP on different shards keep bit-identical weights after every step', async () => {
+  for (const [hidden, path] of [
+    [32, 'gradients of 2.7 KB: direct path'],
+    [2048, 'gradients of 172 KB: shared memory'],
+  ] as const) it(`two ranks training one MLP on different shards keep bit-identical weights after every step (${path})`, async () => {
     const steps = 15;
-    const g = await launchWorkers({ n: 2, script: 'test/tfjs/train-worker.ts', args: [String(steps)] });
+    const g = await launchWorkers({ n: 2, script: 'test/tfjs/train-worker.ts', args: [String(steps), String(hidden)] });
     groups.push(g);
     const exits = await g.waitExit(120_000);
     for (const e of exits) assert.equal(e.code, 0, `rank ${String(e.rank)}: ${e.stderr} ${JSON.stringify(g.messages.filter((m) => m.type === 'fatal'))}`);
@@ -26,6 +29,7 @@ describe('tfjs data parallel', () => {
       byStep.get(s)?.set(m.rank, { hash: m.hash as string, loss: m.loss as number | undefined });
     }
     assert.equal(byStep.size, steps + 1, 'the broadcast, then every step, reported');
+    for (const m of g.messages.filter((x) => x.type === 'step' && (x.step as number) >= 0)) assert.equal(m.shm, true, 'ranks on one host share memory');
     const hashes = new Set<string>();
     for (const [s, ranks] of byStep) {
       assert.equal(ranks.size, 2);

@@ -1,6 +1,6 @@
 /** A real worker process for the tfjs data-parallel test: a small MLP trained on this rank's shard. */
 import * as tf from '@tensorflow/tfjs';
-import { setupDistributedEnvironment, cleanupDistributed, getRank, getWorldSize } from '../../src/collective/index.js';
+import { setupDistributedEnvironment, cleanupDistributed, getProcessGroup, getRank, getWorldSize } from '../../src/collective/index.js';
 import { DataParallel, useWasmBackend, weightsHash } from '../../src/tfjs/index.js';
 
 function emit(obj: Record<string, unknown>): void {
@@ -21,7 +21,9 @@ async function main(): Promise<void> {
   const rank = getRank();
   const world = getWorldSize();
   const steps = Number(process.argv[2] ?? '15');
-  const [inDim, hidden, classes, batch] = [16, 32, 4, 32];
+  // A hidden width of 2048 makes the flattened gradients 172 KB: past the direct path, through shared memory.
+  const hidden = Number(process.argv[3] ?? '32');
+  const [inDim, classes, batch] = [16, 4, 32];
   // Different initial weights per rank: the broadcast must make them equal.
   const vars = [
     tf.variable(tf.randomNormal([inDim, hidden], 0, 0.3, 'float32', 1 + rank), true, 'w1'),
@@ -59,7 +61,7 @@ async function main(): Promise<void> {
       }),
     );
     tf.dispose([x, y]);
-    emit({ type: 'step', step, hash: weightsHash(vars), loss, world });
+    emit({ type: 'step', step, hash: weightsHash(vars), loss, world, shm: getProcessGroup().usesSharedMemory });
   }
   await cleanupDistributed();
 }
