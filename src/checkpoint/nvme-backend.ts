@@ -124,33 +124,36 @@ export class NVMeBackend implements CheckpointBackend {
    * behind if the process dies.
    */
   cleanupOldCheckpoints(keepLast: number): Promise<string[]> {
-    if (this.cleanupRunning === null) {
-      this.cleanupRunning = this.cleanupOnce(keepLast);
-      return this.cleanupRunning;
+    const queued = this.cleanupQueued;
+    if (queued !== null) {
+      queued.keep = Math.min(queued.keep, keepLast);
+      return queued.promise;
     }
-    if (this.cleanupNext === null) {
-      const keep = { n: keepLast };
-      const next = this.cleanupRunning.catch(() => []).then(() => this.cleanupOnce(keep.n));
-      this.cleanupNext = { keep, promise: next };
-    } else this.cleanupNext.keep.n = Math.min(this.cleanupNext.keep.n, keepLast);
-    return this.cleanupNext.promise;
+    const running = this.cleanupRunning;
+    const entry = { keep: keepLast, promise: Promise.resolve<string[]>([]) };
+    const run =
+      running === null
+        ? this.cleanupOnce(keepLast)
+        : running
+            .catch(() => [])
+            .then(() => {
+              this.cleanupQueued = null;
+              return this.cleanupOnce(entry.keep);
+            });
+    entry.promise = run.finally(() => {
+      if (this.cleanupRunning === entry.promise) this.cleanupRunning = null;
+    });
+    if (running !== null) this.cleanupQueued = entry;
+    this.cleanupRunning = entry.promise;
+    return entry.promise;
   }
 
   private cleanupRunning: Promise<string[]> | null = null;
-  private cleanupNext: { keep: { n: number }; promise: Promise<string[]> } | null = null;
+  private cleanupQueued: { keep: number; promise: Promise<string[]> } | null = null;
 
   private async cleanupOnce(keepLast: number): Promise<string[]> {
-    if (this.cleanupNext !== null && this.cleanupRunning !== null) {
-      // This is the queued run starting: it becomes the running one.
-      this.cleanupRunning = this.cleanupNext.promise;
-      this.cleanupNext = null;
-    }
-    try {
-      const drop = await deleteAllButNewest(this, keepLast);
-      await removeStaleTemporaries(this.root);
-      return drop;
-    } finally {
-      if (this.cleanupNext === null) this.cleanupRunning = null;
-    }
+    const drop = await deleteAllButNewest(this, keepLast);
+    await removeStaleTemporaries(this.root);
+    return drop;
   }
 }
