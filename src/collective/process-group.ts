@@ -314,7 +314,7 @@ export class ProcessGroup implements OpHost {
 
   /** Said when a call is too large for a shared segment (then that size and larger use the sockets). */
   private shmFallback(bytes: number, why: string): void {
-    process.stderr.write(`[eh collective rank ${String(this.rank)}] allReduce calls of ${String(bytes)} bytes or more go over the sockets: no shared segment that large (${why}); a smaller sharedMemoryWindowBytes would fit\n`);
+    process.stderr.write(`[eh collective rank ${String(this.rank)}] allReduce calls of ${String(bytes)} bytes or more go over the sockets: no shared segment that large (${why}); a smaller sharedMemoryWindowBytes asks for smaller segments\n`);
   }
 
   /** The next op of the call at the head of the queue, or null when that call is finished. */
