@@ -5,7 +5,7 @@ import type { RecvSpec } from './inbound.js';
 import { AllGather, Barrier, Broadcast, DirectAllReduce, Op, RingAllReduce, describeCall, partRange, type OpHost } from './ops.js';
 import { encodeControl, type ControlMessage } from './outbound.js';
 import type { PeerLink } from './peer-link.js';
-import { ShmAllReduce, ShmGrow } from './shm/ops.js';
+import { ShmAllReduce, ShmGrow, shmWindowElems } from './shm/ops.js';
 import { segmentCapacity, type SharedSegments } from './shm/segments.js';
 import { Algo, UserOp, type Header } from './wire.js';
 
@@ -164,7 +164,7 @@ export class ProcessGroup implements OpHost {
     // calls queued behind this one number the same way on every rank.
     const growSeq = this.seq++;
     const es = buf.BYTES_PER_ELEMENT;
-    const windowElems = Math.max(1, Math.floor(this.sharedMemoryWindowBytes / es));
+    const windowElems = shmWindowElems(buf.length, es, this.sharedMemoryWindowBytes);
     const need = Math.min(buf.length, windowElems) * es;
     await this.runSteps(
       [

@@ -136,6 +136,19 @@ describe('shared memory: real processes', { concurrency: 1 }, () => {
     }
   });
 
+  it('a window so small that a call would need more numbered phases than the header holds still reduces right', async () => {
+    const g = await launchWorkers({ n: 2, script: WORKER, args: ['many-windows'], env: { EH_TEST_GROUP_OPTS: JSON.stringify({ sharedMemoryWindowBytes: 4 }) } });
+    groups.push(g);
+    const exits = await g.waitExit(60_000);
+    const results = g.messages.filter((m) => m.type === 'many-windows');
+    assert.equal(results.length, 2, exits.map((e) => e.stderr).join('\n'));
+    for (const r of results) {
+      assert.equal(r.bad, -1);
+      assert.equal(r.shm, true);
+    }
+    for (const e of exits) assert.equal(e.code, 0, e.stderr);
+  });
+
   it('ranks that see different segment directories fall back to the sockets together', async () => {
     const g = await launchWorkers({ n: 2, script: WORKER, args: ['correctness'], env: { EH_TEST_GROUP_OPTS: '{}' }, rankEnv: (r) => ({ EH_SHM_DIR: tempDir(`eh-shm-rank${String(r)}-`) }) });
     groups.push(g);

@@ -292,6 +292,14 @@ async function main(): Promise<'noexit' | undefined> {
   else if (scenario.startsWith('mismatch-')) await mismatch(scenario.slice('mismatch-'.length));
   else if (scenario === 'timeout') await timeoutScenario();
   else if (scenario === 'token') await tokenScenario();
+  else if (scenario === 'many-windows') {
+    // 40 000 float32 in windows of one element would need 120 000 phase messages numbered in a 16-bit field.
+    const n = getWorldSize();
+    const buf = new Float32Array(40_000).map((_v, i) => (i % 97) + getRank());
+    await allReduce(buf, 'sum');
+    const bad = buf.findIndex((v, i) => v !== n * (i % 97) + (n * (n - 1)) / 2);
+    emit({ type: 'many-windows', bad, shm: getProcessGroup().usesSharedMemory });
+  }
   else if (scenario === 'noclean') {
     // Return without cleanupDistributed() or process.exit(): the process must still end.
     await allReduce(new Float32Array([1]));

@@ -6,6 +6,18 @@ import type { SharedSegments } from './segments.js';
 
 const BLOCK_BYTES = 128 << 10;
 
+/** Phases are numbered 3 × window + phase in the header's 16-bit step field. */
+const MAX_WINDOWS = Math.floor(0x10000 / 3);
+
+/**
+ * Elements per window for a call of `count` elements: as many as `windowBytes` holds, widened when a
+ * very small window would need more windows than the step field can number. A function of the call
+ * and the (equal) settings alone, so every rank cuts the same windows.
+ */
+export function shmWindowElems(count: number, bytesPerElement: number, windowBytes: number): number {
+  return Math.max(1, Math.floor(windowBytes / bytesPerElement), Math.ceil(count / MAX_WINDOWS));
+}
+
 /**
  * Every rank makes a shared segment of `cap` bytes and maps everyone else's, in two rounds whose
  * one-byte payload says whether that rank succeeded, so that all ranks reach the same verdict:
