@@ -12,7 +12,7 @@ import { DistributedSetupError, ElasticTrainingError, describeError } from '../e
 import { StaticRendezvous, type AgentRendezvous, type RoundInfo } from './agent-rendezvous.js';
 import { parseStreamSelect, type ElasticTrainingConfig } from './config.js';
 import { captureDiagnosticReport } from './diagnostics.js';
-import { EH_ENV } from './env-contract.js';
+import { EH_ENV } from '../env/index.js';
 import { readErrorFile } from './error-file.js';
 import { formatFailureReport, type FailureReason, type FailureRecord } from './failure-report.js';
 import { isNodeScript } from './launch-command.js';

@@ -5,7 +5,7 @@
  * `reportProgress()` calls count, which also catches a training loop that awaits forever.
  * Outside `eh run` every function here is a no-op, so scripts run the same stand-alone.
  */
-import { EH_ENV } from './env-contract.js';
+import { EH_ENV } from '../env/index.js';
 import type { WorkerMessage } from './ipc-protocol.js';
 
 // Kept on the global object: the bootstrap and the script may load this module from different paths

@@ -15,7 +15,7 @@ export {
   type RdzvBackend,
   type RdzvConf,
 } from './config.js';
-export { TORCHRUN_ENV, EH_ENV, WORKER_ENV_NAMES, type TorchrunEnvName } from './env-contract.js';
+export { TORCHRUN_ENV, EH_ENV, WORKER_ENV_NAMES, type TorchrunEnvName } from '../env/index.js';
 export { getWorldInfo, type AgentWorldInfo } from './world-info.js';
 // The worker's side of the job, from the collective part, so that scripts import it from here as the reference does.
 export {

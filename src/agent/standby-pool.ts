@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
-import { EH_ENV } from './env-contract.js';
+import { EH_ENV } from '../env/index.js';
 import { isWorkerMessage } from './ipc-protocol.js';
 import { launchCommand } from './launch-command.js';
 

@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { EH_ENV } from './env-contract.js';
+import { EH_ENV } from '../env/index.js';
 import { installErrorHandler, writeErrorFile } from './error-file.js';
 import { startHeartbeat } from './heartbeat.js';
 import { isAgentMessage, type AgentMessage, type WorkerMessage } from './ipc-protocol.js';

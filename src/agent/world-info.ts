@@ -1,7 +1,7 @@
 /** What a worker knows of its world, read from the environment `eh run` (or torchrun) gives it. */
 import { DistributedSetupError } from '../errors/index.js';
 import type { WorldInfo } from '../collective/index.js';
-import { EH_ENV } from './env-contract.js';
+import { EH_ENV } from '../env/index.js';
 
 /** The collective's WorldInfo (rank, localRank, worldSize, localWorldSize, masterAddr, masterPort, groupRank, restartCount, runId) plus everything else the agent tells a worker. */
 export interface AgentWorldInfo extends WorldInfo {

@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { EH_ENV } from '../agent/env-contract.js';
+import { EH_ENV } from '../env/index.js';
 import { ConfigurationError, DistributedSetupError, describeError } from '../errors/index.js';
 import { connectStoreFromEnv, type Store } from '../rendezvous/index.js';
 import type { CollectiveArray, ReduceOp, ReducibleArray } from './dtypes.js';

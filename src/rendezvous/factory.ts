@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { EH_ENV } from '../agent/env-contract.js';
+import { EH_ENV } from '../env/index.js';
 import { ConfigurationError, DistributedSetupError } from '../errors/index.js';
 import { EtcdStore, type EtcdStoreOptions } from './etcd-store.js';
 import { formatEndpoint, parseEndpoint } from './endpoint.js';
