@@ -47,7 +47,7 @@ describe('zero-copy allReduce (allocateShared)', () => {
   }
 
   it('a rank without the add-on (EH_NATIVE=0) joins ranks that have it: sockets for all, and every result agrees bit for bit', async () => {
-    const g = await launch(3, ['agree'], (rank) => (rank === 1 ? { EH_NATIVE: '0' } : {}));
+    const g = await launch(3, ['agree'], (rank): Record<string, string> => (rank === 1 ? { EH_NATIVE: '0' } : {}));
     await g.waitExit(60_000);
     const reports = byType(g, 'agree');
     assert.equal(reports.length, 3, JSON.stringify(g.exits.map((e) => e?.stderr)));
