@@ -46,6 +46,26 @@ describe('zero-copy allReduce (allocateShared)', () => {
     });
   }
 
+  it('DataParallel flattens its gradients into shared memory: bit-identical weights on both ranks, and the same bits as over the sockets', async () => {
+    const run = async (env: Record<string, string>): Promise<WorkerMessage[]> => {
+      const g = await launchWorkers({ n: 2, script: 'test/collective/dp-worker.ts', env });
+      groups.push(g);
+      await g.waitExit(60_000);
+      const out = byType(g, 'trained');
+      assert.equal(out.length, 2, JSON.stringify(g.messages) + JSON.stringify(g.exits.map((e) => e?.stderr)));
+      return out;
+    };
+    const shared = await run({});
+    const sockets = await run({ EH_COLLECTIVE_SHM: '0' });
+    assert.deepEqual(shared.map((m) => m.sharedGradients), [true, true]);
+    assert.deepEqual(sockets.map((m) => [m.sharedGradients, m.usesSharedMemory]), [[false, false], [false, false]]);
+    assert.deepEqual(shared[0].hashes, shared[1].hashes);
+    assert.deepEqual(sockets[0].hashes, sockets[1].hashes);
+    // Two ranks add in the same order on either path (own value, then the peer's), so the weights match bit for bit.
+    assert.deepEqual(shared[0].hashes, sockets[0].hashes);
+    assert.notEqual((shared[0].hashes as string[])[0], (shared[0].hashes as string[])[2], 'the weights moved');
+  });
+
   it('a rank without the add-on (EH_NATIVE=0) joins ranks that have it: sockets for all, and every result agrees bit for bit', async () => {
     const g = await launch(3, ['agree'], (rank): Record<string, string> => (rank === 1 ? { EH_NATIVE: '0' } : {}));
     await g.waitExit(60_000);
