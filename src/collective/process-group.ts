@@ -171,6 +171,8 @@ export class ProcessGroup implements OpHost {
     const shm = this.shm;
     const alloc = direct ? undefined : shm?.allocationOf(buf);
     if (alloc !== undefined) {
+      // The copy path's two sequence numbers, so that calls number alike whichever path a rank takes.
+      this.seq++;
       await this.run(new ShmZeroCopyAllReduce(this, seq, { ...desc, algo: Algo.ShmZeroCopy, root: alloc.id }, buf, alloc), timeoutMs);
       return buf;
     }
@@ -572,8 +574,10 @@ export class ProcessGroup implements OpHost {
     const mine = describeCall(e.userOp, e.dtype, e.redop, e.count, e.root, e.seq);
     const theirs = got === undefined ? 'an unreadable message' : describeCall(got.userOp, got.dtype, got.redop, got.count, got.root, got.seq);
     let detail = '';
-    if (got !== undefined && theirs === mine) {
-      detail = got.algo !== e.algo ? (got.algo === Algo.ShmZeroCopy || e.algo === Algo.ShmZeroCopy ? ' (one rank passed a buffer from allocateShared and the other did not: pass the same kind on every rank)' : ' (different algorithm: the ranks use different smallBytes or sharedMemoryWindowBytes settings)') : ` (step ${String(got.step)}/${String(e.step)}, offset ${String(got.offset)}/${String(e.offset)}, ${String(got.payloadBytes)}/${String(e.payloadBytes)} bytes)`;
+    if (got !== undefined && got.algo !== e.algo && (got.algo === Algo.ShmZeroCopy || e.algo === Algo.ShmZeroCopy)) {
+      detail = ' (one rank passed an array from allocateShared and the other did not: pass the same kind on every rank)';
+    } else if (got !== undefined && theirs === mine) {
+      detail = got.algo !== e.algo ? ' (different algorithm: the ranks use different smallBytes or sharedMemoryWindowBytes settings)' : ` (step ${String(got.step)}/${String(e.step)}, offset ${String(got.offset)}/${String(e.offset)}, ${String(got.payloadBytes)}/${String(e.payloadBytes)} bytes)`;
     }
     this.fail(new CollectiveMismatchError(`mismatched collective calls: rank ${String(peer)} is in ${theirs} but rank ${String(this.rank)} is in ${mine}${detail}`, { reportedBy: this.rank }));
   }

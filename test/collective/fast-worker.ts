@@ -190,6 +190,19 @@ async function loopUntilLost(length: number): Promise<void> {
   }
 }
 
+/** Rank 0 passes a shared array, the others an ordinary one: a mismatch on every rank, never a wrong read. */
+async function mixedKinds(length: number): Promise<void> {
+  const g = getProcessGroup();
+  const shared = await g.allocateShared(length, 'float32');
+  const buf = getRank() === 0 ? shared : new Float32Array(length);
+  try {
+    await g.allReduce(buf, 'sum');
+    emit({ type: 'mixed', ok: true });
+  } catch (err) {
+    emit({ type: 'mixed', ok: false, name: err instanceof Error ? err.name : 'unknown', message: err instanceof Error ? err.message : String(err) });
+  }
+}
+
 async function main(): Promise<void> {
   const scenario = process.argv[2] ?? 'zerocopy';
   const length = Number(process.argv[3] ?? '100000');
@@ -197,7 +210,11 @@ async function main(): Promise<void> {
   emit({ type: 'setup', pid: process.pid });
   if (scenario === 'zerocopy') await zeroCopy(length);
   else if (scenario === 'agree') await agree();
-  else if (scenario === 'loop') {
+  else if (scenario === 'mixed-kinds') {
+    await mixedKinds(length);
+    await cleanupDistributed();
+    return;
+  } else if (scenario === 'loop') {
     await loopUntilLost(length);
     return;
   } else throw new Error(`unknown scenario ${scenario}`);

@@ -79,6 +79,18 @@ describe('zero-copy allReduce (allocateShared)', () => {
     }
   });
 
+  it('one rank passing a shared array and another an ordinary one is a mismatch on both, saying so', async () => {
+    const g = await launch(2, ['mixed-kinds', '100000']);
+    await g.waitExit(30_000);
+    const out = byType(g, 'mixed');
+    assert.equal(out.length, 2, JSON.stringify(g.exits.map((e) => e?.stderr)));
+    for (const m of out) {
+      assert.equal(m.ok, false);
+      assert.equal(m.name, 'CollectiveMismatchError');
+      assert.match(String(m.message), /allocateShared/);
+    }
+  });
+
   it('SIGKILL of a rank in the middle of zero-copy allReduce calls: the others get PeerLostError naming it, nothing is left in /dev/shm', async () => {
     const g = await launch(3, ['loop', String(4 << 20)]);
     const ready = await Promise.all([0, 1, 2].map((r) => g.waitFor((m) => m.type === 'ready' && m.rank === r, 30_000, `rank ${String(r)} ready`)));
