@@ -11,6 +11,7 @@ import { signalExitCode, type AgentSignals } from './agent-signals.js';
 import { parseStreamSelect, type ElasticTrainingConfig } from './config.js';
 import { captureDiagnosticReport } from './diagnostics.js';
 import { readErrorFile } from './error-file.js';
+import { redactText, secretValues } from './redact.js';
 import { formatFailureReport, type FailureRecord } from './failure-report.js';
 import type { JobRecord } from './job-record.js';
 import { isNodeScript } from './launch-command.js';
@@ -161,7 +162,7 @@ export async function runRestartLoop(x: LoopContext): Promise<AgentResult> {
     let reportPath: string | undefined;
     if (outcome.reason === 'hang') {
       x.log(`rank ${w.rank} sent no heartbeat for ${c.heartbeatTimeout} s: taking a diagnostic report, then restarting`);
-      reportPath = await captureDiagnosticReport(w, join(w.dir, 'diagnostic-report.json'), 3000);
+      reportPath = await captureDiagnosticReport(w, join(w.dir, 'diagnostic-report.json'), 3000, [x.store.token, ...secretValues(x.env)]);
       w.kill('SIGKILL');
     }
     const stopping = group.stop('SIGTERM', c.gracePeriod * 1000);
@@ -170,7 +171,8 @@ export async function runRestartLoop(x: LoopContext): Promise<AgentResult> {
     state.group = undefined;
     await w.drained();
     record.error = readErrorFile(w.errorFile);
-    record.stderrTail = [...w.stderrTail];
+    const secrets = [x.store.token, ...secretValues(x.env)];
+    record.stderrTail = w.stderrTail.map((l) => redactText(l, secrets));
     x.log(`rank ${w.rank} ${outcome.reason === 'hang' ? 'hung' : w.describeExit()}${record.error !== undefined ? `: ${record.error.name}: ${record.error.message}` : ''}`);
     let count: number;
     try {
