@@ -70,8 +70,10 @@ export async function runRestartLoop(x: LoopContext): Promise<AgentResult> {
     state.standby = new StandbyPool({ script: x.script, size: c.standbyWorkers, preload: c.preload, nodeArgs: c.nodeArgs, cwd: x.cwd, env: x.env, warn: x.log });
   }
   const output = (lr: number): { consoleStdout: boolean; consoleStderr: boolean } => {
+    // As torchrun's: --redirects keeps a stream off the console (files only); --tee puts it back on the console too.
     const red = parseStreamSelect(c.redirects, '--redirects')(lr);
-    return { consoleStdout: !red.stdout, consoleStderr: !red.stderr };
+    const tee = parseStreamSelect(c.tee, '--tee')(lr);
+    return { consoleStdout: !red.stdout || tee.stdout, consoleStderr: !red.stderr || tee.stderr };
   };
   const result = (exitCode: number, restarts: number, rootCause: FailureRecord | undefined, headline?: string): AgentResult => {
     const report = headline === undefined ? undefined : formatFailureReport(rootCause, { headline, attempts: state.attempts, restarts, maxRestarts: c.maxRestarts, logDir });
