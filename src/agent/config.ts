@@ -122,12 +122,13 @@ export class ElasticTrainingConfig {
     this.heartbeatInterval = options.heartbeatInterval ?? Math.min(30, this.heartbeatTimeout / 3);
     this.gracePeriod = options.gracePeriod ?? 30;
     this.logDir = options.logDir;
-    this.tee = options.tee ?? '3';
+    this.tee = options.tee ?? '0';
     this.redirects = options.redirects ?? '0';
     this.role = options.role ?? 'default';
     this.noNode = options.noNode ?? false;
     this.preload = options.preload ?? [];
-    this.standbyWorkers = options.standbyWorkers ?? this.nprocPerNode;
+    // Derived from --nproc-per-node only when that is valid: a bad value is reported once, under its own name.
+    this.standbyWorkers = options.standbyWorkers ?? (Number.isInteger(this.nprocPerNode) && this.nprocPerNode > 0 ? this.nprocPerNode : 0);
     this.retryStartupFailures = options.retryStartupFailures ?? false;
     this.localAddr = options.localAddr;
     this.nodeArgs = options.nodeArgs ?? [];
@@ -208,7 +209,7 @@ export class ElasticTrainingConfig {
     args.push(`--max_restarts=${this.maxRestarts}`, `--monitor_interval=${this.monitorInterval}`, `--role=${this.role}`);
     if (this.logDir !== undefined) args.push(`--log_dir=${this.logDir}`);
     if (this.redirects !== '0') args.push(`--redirects=${this.redirects}`);
-    if (this.tee !== '3') args.push(`--tee=${this.tee}`);
+    if (this.tee !== '0') args.push(`--tee=${this.tee}`);
     if (this.noNode) args.push('--no_python');
     return args;
   }
@@ -235,7 +236,7 @@ export class ElasticTrainingConfig {
     );
     if (this.logDir !== undefined) args.push(`--log-dir=${this.logDir}`);
     if (this.redirects !== '0') args.push(`--redirects=${this.redirects}`);
-    if (this.tee !== '3') args.push(`--tee=${this.tee}`);
+    if (this.tee !== '0') args.push(`--tee=${this.tee}`);
     if (this.noNode) args.push('--no-node');
     if (this.preload.length > 0) args.push(`--preload=${this.preload.join(',')}`);
     if (this.retryStartupFailures) args.push('--retry-startup-failures');

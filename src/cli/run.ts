@@ -103,7 +103,7 @@ export function buildRunCommand(): Command {
     .option('--heartbeat-timeout <s>', 'seconds without a heartbeat before a worker counts as hung', '90')
     .option('--grace-period <s>', 'seconds between the stop signal and SIGKILL when stopping workers', '30')
     .option('--log-dir <dir>', 'keep each attempt\'s per-rank stdout/stderr, error files and reports here')
-    .option('-t, --tee <0-3|r:n,...>', 'accepted for torchrun compatibility: output already goes to both console and files')
+    .option('-t, --tee <0-3|r:n,...>', 'streams kept on the console although --redirects sends them to files: 1 stdout, 2 stderr, 3 both')
     .option('-r, --redirects <0-3|r:n,...>', 'keep these streams out of the console (files only): 1 stdout, 2 stderr, 3 both')
     .option('--role <name>', 'worker role name (ROLE_NAME)', 'default')
     .option('--no-node', 'run SCRIPT as an executable, not with Node')

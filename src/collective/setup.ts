@@ -6,11 +6,14 @@ import type { CollectiveArray, ReduceOp, ReducibleArray } from './dtypes.js';
 import { createProcessGroup, type Transport } from './mesh.js';
 import { ProcessGroup, type AllGatherOptions, type CallOptions, type ProcessGroupOptions } from './process-group.js';
 
-export type Backend = 'tcp' | 'auto';
+/** The reference's names: `gloo` is this CPU engine (the same as `tcp`); `nccl` is refused with what to use. */
+export type Backend = 'tcp' | 'gloo' | 'auto' | 'nccl';
 
 export interface SetupOptions extends ProcessGroupOptions {
-  /** `tcp` or `auto` (the same engine: Unix sockets on one host, TCP across hosts). */
+  /** `auto` (default), `tcp` or `gloo`: one engine (Unix sockets on one host, TCP across hosts). `nccl` raises a ConfigurationError. */
   backend?: Backend;
+  /** `env://` (default: the store the agent named in the environment) or `tcp://HOST:PORT` (that TCP store, with EH_TOKEN). */
+  initMethod?: string;
   /** Bound on the set-up (store, address exchange, connections) and the default per-collective timeout, in ms (default 300 000). */
   timeoutMs?: number;
   /** Force the transport: `auto` (default), `tcp` or `unix`. Also EH_COLLECTIVE_TRANSPORT. */
@@ -32,12 +35,25 @@ let ownedStore: Store | undefined;
  * nothing else, and its collectives are the identity.
  */
 export async function setupDistributedEnvironment(options: SetupOptions = {}): Promise<WorldInfo> {
-  const backend = options.backend ?? 'auto';
-  if ((backend as string) !== 'tcp' && (backend as string) !== 'auto') {
-    throw new ConfigurationError(`backend ${JSON.stringify(backend)} is not available in Node`, { configKey: 'backend', suggestions: ["Use 'tcp' or 'auto' (NCCL and gloo are PyTorch's; this engine plays gloo's part)."] });
+  const backend: string = options.backend ?? 'auto';
+  if (backend === 'nccl') {
+    throw new ConfigurationError("backend 'nccl' needs NVIDIA GPUs and PyTorch's CUDA build: Node has no GPU collective", {
+      configKey: 'backend',
+      suggestions: ["Use 'gloo' (or 'tcp', 'auto'): this CPU engine over Unix sockets and TCP. For GPU training, run a PyTorch script under `eh run`; it gets torchrun's environment."],
+    });
+  }
+  if (!['tcp', 'gloo', 'auto'].includes(backend)) {
+    throw new ConfigurationError(`backend ${JSON.stringify(backend)} is not a backend`, { configKey: 'backend', suggestions: ["Use 'auto' (the default), 'gloo' or 'tcp': one CPU engine."] });
+  }
+  const init = options.initMethod ?? 'env://';
+  const tcpInit = /^tcp:\/\/(.+:\d{1,5})$/.exec(init);
+  if (init !== 'env://' && tcpInit === null) {
+    throw new ConfigurationError(`initMethod ${JSON.stringify(init)} is not supported`, { configKey: 'initMethod', suggestions: ["Use 'env://' (the default: the store `eh run` gives) or 'tcp://HOST:PORT' (a TCP store you run; EH_TOKEN must hold its token)."] });
   }
   if (group !== undefined) throw new DistributedSetupError('setupDistributedEnvironment() was already called in this process', { suggestions: ['Call cleanupDistributed() first to join a new group.'] });
-  const env = options.env ?? process.env;
+  const baseEnv = options.env ?? process.env;
+  // tcp://HOST:PORT names the store; everything else still comes from the environment.
+  const env: NodeJS.ProcessEnv = tcpInit === null ? baseEnv : { ...baseEnv, EH_STORE_BACKEND: 'tcp', EH_STORE_ENDPOINT: tcpInit[1] };
   const info = getWorldInfo(env);
   const timeoutMs = options.timeoutMs ?? 300_000;
   if (info.worldSize === 1) {
@@ -71,6 +87,8 @@ export async function setupDistributedEnvironment(options: SetupOptions = {}): P
       hostId: storeEnv.hostId ?? os.hostname(),
       transport,
       setupTimeoutMs: timeoutMs,
+      // A job on one host is reached over loopback only; one that spans hosts listens on every interface.
+      ...(info.localWorldSize === info.worldSize && !env.EH_COLLECTIVE_ADDR ? { bindHost: '127.0.0.1', advertiseHost: '127.0.0.1' } : {}),
     });
   } catch (err) {
     await closeOwnedStore();

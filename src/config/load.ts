@@ -54,7 +54,7 @@ export async function loadConfigFile(path: string): Promise<Record<string, unkno
     text = await readFile(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new ConfigurationError(`Config file not found: ${file}`, { suggestions: ['Check the path (relative paths start from the current directory), or pass --config with the right file.'], cause: err });
+    if (code === 'ENOENT') throw new ConfigurationError(`Config file not found: ${file}`, { suggestions: ['Check the path (relative paths start from the current directory).'], cause: err });
     if (code === 'EISDIR') throw new ConfigurationError(`Config path is a directory, not a file: ${file}`, { suggestions: ['Name the YAML or JSON file inside it.'], cause: err });
     if (code === 'EACCES') throw new ConfigurationError(`Config file is not readable: ${file}`, { suggestions: ['Check its permissions.'], cause: err });
     throw new ConfigurationError(`Cannot read config file ${file}: ${describeError(err)}`, { cause: err });
