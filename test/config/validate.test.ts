@@ -20,7 +20,7 @@ test('an empty config is valid, with every default applied and typed', () => {
   assert.deepEqual(r, { valid: true, errors: [], warnings: [], issues: [], config: defaultConfig() });
   const c = r.config!;
   assert.equal(c.elastic.min_nodes, 1);
-  assert.equal(c.elastic.max_nodes, 4);
+  assert.equal(c.elastic.max_nodes, null, 'null: the same as min_nodes');
   assert.equal(c.checkpoint.checkpoint_interval, 500);
   assert.equal(c.checkpoint.memory_snapshot_interval, 50);
   assert.equal(c.scaling.strategy, 'variable_batch');
