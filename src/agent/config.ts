@@ -3,7 +3,7 @@
  * options), validated as a whole so that every problem is reported at once.
  */
 import { defaultHeartbeatInterval, ELASTIC_DEFAULTS as D, LAUNCHER_ONLY_DEFAULTS as L, ELASTIC_RDZV_CONF_DEFAULTS as R } from '../config/index.js';
-import { ConfigurationError } from '../errors/index.js';
+import { ConfigurationError, intAtLeast, numberAbove, problemOf } from '../errors/index.js';
 
 export type RdzvBackend = 'tcp' | 'etcd' | 'static';
 /** torchrun's --tee / --redirects values: 0 none, 1 stdout, 2 stderr, 3 both; or per local rank ("0:1,1:3"). */
@@ -145,12 +145,10 @@ export class ElasticTrainingConfig {
 
   private validate(backendGiven: string): void {
     const problems: string[] = [];
-    const posInt = (v: number, name: string, min = 1): void => {
-      if (!Number.isInteger(v) || v < min) problems.push(`${name} must be an integer >= ${min}, got ${String(v)}`);
-    };
-    const posNum = (v: number, name: string, allowZero = false): void => {
-      if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || (!allowZero && v === 0)) problems.push(`${name} must be a number ${allowZero ? '>=' : '>'} 0 (seconds), got ${String(v)}`);
-    };
+    // The package's one check (src/errors/checks.ts), collecting every problem instead of throwing at the first.
+    const collect = (problem: string | undefined): void => void (problem !== undefined && problems.push(problem));
+    const posInt = (v: number, name: string, min = 1): void => collect(problemOf(v, name, intAtLeast(min)));
+    const posNum = (v: number, name: string, allowZero = false, unit = 'seconds'): void => collect(problemOf(v, name, numberAbove(0, { inclusive: allowZero, unit })));
     posInt(this.minNodes, 'minNodes (--nnodes MIN)');
     posInt(this.maxNodes, 'maxNodes (--nnodes MAX)');
     if (Number.isInteger(this.minNodes) && Number.isInteger(this.maxNodes) && this.maxNodes < this.minNodes) {
@@ -173,7 +171,7 @@ export class ElasticTrainingConfig {
     if (this.heartbeatInterval > 0 && this.heartbeatInterval >= this.heartbeatTimeout) problems.push(`heartbeatInterval (${this.heartbeatInterval} s) must be below heartbeatTimeout (${this.heartbeatTimeout} s)`);
     posNum(this.gracePeriod, 'gracePeriod (--grace-period)', true);
     posInt(this.standbyWorkers, 'standbyWorkers (--standby-workers)', 0);
-    posNum(this.memoryLimitMb, 'memoryLimitMb (--memory-limit)', true);
+    posNum(this.memoryLimitMb, 'memoryLimitMb (--memory-limit)', true, 'MiB');
     for (const [name, v] of [['joinTimeout', this.rdzvConf.joinTimeout], ['lastCallTimeout', this.rdzvConf.lastCallTimeout], ['closeTimeout', this.rdzvConf.closeTimeout], ['keepAliveInterval', this.rdzvConf.keepAliveInterval]] as const) {
       posNum(v, `rdzv-conf ${name}`, name === 'lastCallTimeout');
     }
