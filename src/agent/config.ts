@@ -2,7 +2,8 @@
  * ElasticTrainingConfig: the launcher's settings (the reference's fields, camelCased, plus torchrun's
  * options), validated as a whole so that every problem is reported at once.
  */
-import { ConfigurationError } from '../errors/index.js';
+import { defaultHeartbeatInterval, ELASTIC_DEFAULTS as D, LAUNCHER_ONLY_DEFAULTS as L, ELASTIC_RDZV_CONF_DEFAULTS as R } from '../config/index.js';
+import { ConfigurationError, intAtLeast, numberAbove, problemOf } from '../errors/index.js';
 
 export type RdzvBackend = 'tcp' | 'etcd' | 'static';
 /** torchrun's --tee / --redirects values: 0 none, 1 stdout, 2 stderr, 3 both; or per local rank ("0:1,1:3"). */
@@ -54,12 +55,13 @@ export interface ElasticTrainingConfigOptions {
   memoryLimitMb?: number;
 }
 
+/** The config's rendezvous defaults (src/config/defaults.ts), with our field names. */
 export const RDZV_CONF_DEFAULTS: RdzvConf = {
-  joinTimeout: 600,
-  lastCallTimeout: 30,
-  closeTimeout: 30,
-  keepAliveInterval: 5,
-  keepAliveMaxAttempt: 3,
+  joinTimeout: R.join_timeout,
+  lastCallTimeout: R.last_call_timeout,
+  closeTimeout: R.close_timeout,
+  keepAliveInterval: R.keep_alive_interval,
+  keepAliveMaxAttempt: R.keep_alive_max_attempt,
 };
 
 /** `rdzv-conf` keys as torch spells them, to our field names. */
@@ -106,25 +108,26 @@ export class ElasticTrainingConfig {
   readonly memoryLimitMb: number;
 
   constructor(options: ElasticTrainingConfigOptions = {}) {
-    this.minNodes = options.minNodes ?? 1;
-    this.maxNodes = options.maxNodes ?? Math.max(4, this.minNodes);
-    this.nprocPerNode = options.nprocPerNode ?? 1;
-    const backend = options.rdzvBackend ?? 'tcp';
+    this.minNodes = options.minNodes ?? D.min_nodes;
+    // Every default comes from src/config/defaults.ts, shared with the config schema and the `eh run` flags.
+    this.maxNodes = options.maxNodes ?? D.max_nodes ?? this.minNodes;
+    this.nprocPerNode = options.nprocPerNode ?? D.nproc_per_node;
+    const backend = options.rdzvBackend ?? D.rdzv_backend;
     this.rdzvBackend = backend === 'c10d' ? 'tcp' : backend;
-    this.rdzvEndpoint = options.rdzvEndpoint ?? '';
-    this.rdzvId = options.rdzvId ?? 'elastic-training';
+    this.rdzvEndpoint = options.rdzvEndpoint ?? D.rdzv_endpoint;
+    this.rdzvId = options.rdzvId ?? D.rdzv_id;
     this.rdzvConf = { ...RDZV_CONF_DEFAULTS, ...stripUndefined(options.rdzvConf ?? {}) };
     this.standalone = options.standalone ?? false;
     this.nodeRank = options.nodeRank;
-    this.maxRestarts = options.maxRestarts ?? 100;
-    this.monitorInterval = options.monitorInterval ?? 0.1;
-    this.heartbeatTimeout = options.heartbeatTimeout ?? 90;
-    this.heartbeatInterval = options.heartbeatInterval ?? Math.min(30, this.heartbeatTimeout / 3);
-    this.gracePeriod = options.gracePeriod ?? 30;
+    this.maxRestarts = options.maxRestarts ?? D.max_restarts;
+    this.monitorInterval = options.monitorInterval ?? D.monitor_interval;
+    this.heartbeatTimeout = options.heartbeatTimeout ?? D.heartbeat_timeout;
+    this.heartbeatInterval = options.heartbeatInterval ?? D.heartbeat_interval ?? defaultHeartbeatInterval(this.heartbeatTimeout);
+    this.gracePeriod = options.gracePeriod ?? D.grace_period;
     this.logDir = options.logDir;
-    this.tee = options.tee ?? '0';
-    this.redirects = options.redirects ?? '0';
-    this.role = options.role ?? 'default';
+    this.tee = options.tee ?? L.tee;
+    this.redirects = options.redirects ?? L.redirects;
+    this.role = options.role ?? L.role;
     this.noNode = options.noNode ?? false;
     this.preload = options.preload ?? [];
     // Derived from --nproc-per-node only when that is valid: a bad value is reported once, under its own name.
@@ -132,7 +135,7 @@ export class ElasticTrainingConfig {
     this.retryStartupFailures = options.retryStartupFailures ?? false;
     this.localAddr = options.localAddr;
     this.nodeArgs = options.nodeArgs ?? [];
-    this.memoryLimitMb = options.memoryLimitMb ?? 1024;
+    this.memoryLimitMb = options.memoryLimitMb ?? L.memory_limit_mb;
     this.validate(backend);
   }
 
@@ -143,12 +146,10 @@ export class ElasticTrainingConfig {
 
   private validate(backendGiven: string): void {
     const problems: string[] = [];
-    const posInt = (v: number, name: string, min = 1): void => {
-      if (!Number.isInteger(v) || v < min) problems.push(`${name} must be an integer >= ${min}, got ${String(v)}`);
-    };
-    const posNum = (v: number, name: string, allowZero = false): void => {
-      if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || (!allowZero && v === 0)) problems.push(`${name} must be a number ${allowZero ? '>=' : '>'} 0 (seconds), got ${String(v)}`);
-    };
+    // The package's one check (src/errors/checks.ts), collecting every problem instead of throwing at the first.
+    const collect = (problem: string | undefined): void => void (problem !== undefined && problems.push(problem));
+    const posInt = (v: number, name: string, min = 1): void => collect(problemOf(v, name, intAtLeast(min)));
+    const posNum = (v: number, name: string, allowZero = false, unit = 'seconds'): void => collect(problemOf(v, name, numberAbove(0, { inclusive: allowZero, unit })));
     posInt(this.minNodes, 'minNodes (--nnodes MIN)');
     posInt(this.maxNodes, 'maxNodes (--nnodes MAX)');
     if (Number.isInteger(this.minNodes) && Number.isInteger(this.maxNodes) && this.maxNodes < this.minNodes) {
@@ -171,7 +172,7 @@ export class ElasticTrainingConfig {
     if (this.heartbeatInterval > 0 && this.heartbeatInterval >= this.heartbeatTimeout) problems.push(`heartbeatInterval (${this.heartbeatInterval} s) must be below heartbeatTimeout (${this.heartbeatTimeout} s)`);
     posNum(this.gracePeriod, 'gracePeriod (--grace-period)', true);
     posInt(this.standbyWorkers, 'standbyWorkers (--standby-workers)', 0);
-    posNum(this.memoryLimitMb, 'memoryLimitMb (--memory-limit)', true);
+    posNum(this.memoryLimitMb, 'memoryLimitMb (--memory-limit)', true, 'MiB');
     for (const [name, v] of [['joinTimeout', this.rdzvConf.joinTimeout], ['lastCallTimeout', this.rdzvConf.lastCallTimeout], ['closeTimeout', this.rdzvConf.closeTimeout], ['keepAliveInterval', this.rdzvConf.keepAliveInterval]] as const) {
       posNum(v, `rdzv-conf ${name}`, name === 'lastCallTimeout');
     }
@@ -241,7 +242,7 @@ export class ElasticTrainingConfig {
     if (this.preload.length > 0) args.push(`--preload=${this.preload.join(',')}`);
     if (this.retryStartupFailures) args.push('--retry-startup-failures');
     if (this.localAddr !== undefined) args.push(`--local-addr=${this.localAddr}`);
-    if (this.memoryLimitMb !== 1024) args.push(`--memory-limit=${this.memoryLimitMb}`);
+    if (this.memoryLimitMb !== L.memory_limit_mb) args.push(`--memory-limit=${this.memoryLimitMb}`);
     return args;
   }
 

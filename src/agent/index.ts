@@ -15,6 +15,7 @@ export {
   type RdzvBackend,
   type RdzvConf,
 } from './config.js';
+export { elasticOptionsFromSection } from './from-config.js';
 export { TORCHRUN_ENV, EH_ENV, WORKER_ENV_NAMES, getWorldInfo, readStoreEnv, type TorchrunEnvName, type StoreEnv } from '../env/index.js';
 // The worker's side of the job, from the collective part, so that scripts import it from here as the reference does.
 export {

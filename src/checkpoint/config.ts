@@ -1,5 +1,6 @@
 import { ConfigurationError } from '../errors/index.js';
 import type { S3Settings } from './s3-settings.js';
+import { check, intAtLeast, numberAbove, oneOf } from '../errors/index.js';
 
 export type AsyncSavePolicy = 'warn' | 'fail' | 'retry';
 
@@ -44,12 +45,8 @@ export interface CheckpointConfigOptions {
   fsync?: boolean;
 }
 
-function positiveInt(value: unknown, key: string, min = 1): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-    throw new ConfigurationError(`${key} must be an integer >= ${min}, got ${JSON.stringify(value)}`, { configKey: key });
-  }
-  return value;
-}
+// The package's one check (src/errors/checks.ts).
+const positiveInt = (value: unknown, key: string, min = 1): number => check(value, key, intAtLeast(min));
 
 export class CheckpointConfig {
   readonly checkpointInterval: number;
@@ -89,16 +86,9 @@ export class CheckpointConfig {
     for (const [k, v] of typeof this.keepLastN === 'number' ? [['keepLastN', this.keepLastN] as const] : Object.entries(this.keepLastN).map(([t, n]) => [`keepLastN.${t}`, n] as const)) {
       positiveInt(v, k);
     }
-    const policy = options.asyncSavePolicy ?? 'warn';
-    if (!['warn', 'fail', 'retry'].includes(policy)) {
-      throw new ConfigurationError(`asyncSavePolicy must be "warn", "fail" or "retry", got ${JSON.stringify(policy)}`, { configKey: 'asyncSavePolicy' });
-    }
-    this.asyncSavePolicy = policy;
+    this.asyncSavePolicy = check(options.asyncSavePolicy ?? 'warn', 'asyncSavePolicy', oneOf(['warn', 'fail', 'retry']));
     this.asyncSaveRetries = positiveInt(options.asyncSaveRetries ?? 3, 'asyncSaveRetries', 0);
-    this.asyncSaveRetryDelay = options.asyncSaveRetryDelay ?? 5.0;
-    if (typeof this.asyncSaveRetryDelay !== 'number' || !(this.asyncSaveRetryDelay >= 0)) {
-      throw new ConfigurationError(`asyncSaveRetryDelay must be a number of seconds >= 0, got ${JSON.stringify(this.asyncSaveRetryDelay)}`, { configKey: 'asyncSaveRetryDelay' });
-    }
+    this.asyncSaveRetryDelay = check(options.asyncSaveRetryDelay ?? 5.0, 'asyncSaveRetryDelay', numberAbove(0, { inclusive: true, unit: 'seconds' }));
     this.maxMemorySnapshots = positiveInt(options.maxMemorySnapshots ?? 2, 'maxMemorySnapshots');
     this.maxMemoryMb = options.maxMemoryMb ?? null;
     this.maxStagingBuffers = positiveInt(options.maxStagingBuffers ?? 2, 'maxStagingBuffers');

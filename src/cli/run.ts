@@ -4,28 +4,31 @@
  */
 import os from 'node:os';
 import { Command, CommanderError, Option } from 'commander';
-import { ElasticAgent, ElasticTrainingConfig, parseNnodes, parseRdzvConf, type ElasticTrainingConfigOptions } from '../agent/index.js';
+import { ElasticAgent, ElasticTrainingConfig, elasticOptionsFromSection, parseNnodes, parseRdzvConf, type ElasticTrainingConfigOptions } from '../agent/index.js';
+import { checkConfigFile, ELASTIC_DEFAULTS as D, issueLines, LAUNCHER_ONLY_DEFAULTS as L, type ElasticSection } from '../config/index.js';
 import { ConfigurationError, describeError } from '../errors/index.js';
 import { normalizeRunArgv } from './run-argv.js';
 
+/** Flags left out are undefined (commander is given no defaults): the default is ElasticTrainingConfig's, from src/config/defaults.ts. */
 interface RunOpts {
-  nnodes: string;
-  nprocPerNode: string;
+  config?: string;
+  nnodes?: string;
+  nprocPerNode?: string;
   nodeRank?: string;
-  rdzvBackend: string;
+  rdzvBackend?: string;
   rdzvEndpoint?: string;
-  rdzvId: string;
+  rdzvId?: string;
   rdzvConf?: string;
   standalone?: boolean;
-  maxRestarts: string;
-  monitorInterval: string;
+  maxRestarts?: string;
+  monitorInterval?: string;
   heartbeatInterval?: string;
-  heartbeatTimeout: string;
-  gracePeriod: string;
+  heartbeatTimeout?: string;
+  gracePeriod?: string;
   logDir?: string;
   tee?: string;
   redirects?: string;
-  role: string;
+  role?: string;
   node: boolean;
   python: boolean;
   preload?: string;
@@ -43,7 +46,10 @@ class RunCommand extends Command {
   }
 }
 
-function num(value: string, option: string, integer: boolean): number {
+function num(value: string, option: string, integer: boolean): number;
+function num(value: string | undefined, option: string, integer: boolean): number | undefined;
+function num(value: string | undefined, option: string, integer: boolean): number | undefined {
+  if (value === undefined) return undefined;
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n) || (integer && !Number.isInteger(n))) {
     throw new ConfigurationError(`${option} takes ${integer ? 'a whole number' : 'a number'}, got ${JSON.stringify(value)}`);
@@ -51,18 +57,21 @@ function num(value: string, option: string, integer: boolean): number {
   return n;
 }
 
-export function configFromOptions(o: RunOpts): ElasticTrainingConfig {
-  const { minNodes, maxNodes } = parseNnodes(o.nnodes);
+/**
+ * The launcher's settings: the config file's `elastic` section when one is given, overridden by every flag given.
+ */
+export function configFromOptions(o: RunOpts, fromFile?: ElasticSection): ElasticTrainingConfig {
+  const { minNodes, maxNodes } = o.nnodes === undefined ? { minNodes: undefined, maxNodes: undefined } : parseNnodes(o.nnodes);
   const nproc = o.nprocPerNode === 'auto' || o.nprocPerNode === 'cpu' ? os.availableParallelism() : num(o.nprocPerNode, '--nproc-per-node', true);
-  const options: ElasticTrainingConfigOptions = {
+  const flags: ElasticTrainingConfigOptions = {
     minNodes,
     maxNodes,
     nprocPerNode: nproc,
     rdzvBackend: o.rdzvBackend as ElasticTrainingConfigOptions['rdzvBackend'],
     rdzvEndpoint: o.rdzvEndpoint,
     rdzvId: o.rdzvId,
-    rdzvConf: parseRdzvConf(o.rdzvConf ?? ''),
-    standalone: o.standalone === true,
+    rdzvConf: o.rdzvConf === undefined ? undefined : parseRdzvConf(o.rdzvConf),
+    standalone: o.standalone,
     nodeRank: o.nodeRank === undefined ? undefined : num(o.nodeRank, '--node-rank', true),
     maxRestarts: num(o.maxRestarts, '--max-restarts', true),
     monitorInterval: num(o.monitorInterval, '--monitor-interval', false),
@@ -73,14 +82,33 @@ export function configFromOptions(o: RunOpts): ElasticTrainingConfig {
     tee: o.tee,
     redirects: o.redirects,
     role: o.role,
-    noNode: !o.node || !o.python,
-    preload: o.preload === undefined ? [] : o.preload.split(',').map((s) => s.trim()).filter((s) => s !== ''),
+    noNode: !o.node || !o.python ? true : undefined,
+    preload: o.preload === undefined ? undefined : o.preload.split(',').map((s) => s.trim()).filter((s) => s !== ''),
     standbyWorkers: o.standbyWorkers === undefined ? undefined : num(o.standbyWorkers, '--standby-workers', true),
-    retryStartupFailures: o.retryStartupFailures === true,
+    retryStartupFailures: o.retryStartupFailures,
     localAddr: o.localAddr,
     memoryLimitMb: o.memoryLimit === undefined ? undefined : num(o.memoryLimit, '--memory-limit', false),
   };
-  return new ElasticTrainingConfig(options);
+  if (fromFile === undefined) return new ElasticTrainingConfig(flags);
+  const file = elasticOptionsFromSection(fromFile);
+  const given = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined)) as ElasticTrainingConfigOptions;
+  return new ElasticTrainingConfig({ ...file, ...given, rdzvConf: { ...file.rdzvConf, ...given.rdzvConf } });
+}
+
+/** `eh run --config FILE`: the file checked as `eh config validate` checks it; its elastic section, or null after printing why not. */
+async function elasticSectionOf(path: string): Promise<ElasticSection | null> {
+  try {
+    const result = await checkConfigFile(path);
+    for (const line of issueLines(result)) process.stderr.write(`eh run: ${path}: ${line}\n`);
+    if (!result.valid || result.config === undefined) {
+      process.stderr.write(`eh run: ${path}: ${result.errors.length} error(s); fix them (eh config validate ${path} lists the same)\n`);
+      return null;
+    }
+    return result.config.elastic;
+  } catch (err) {
+    process.stderr.write(`eh run: ${describeError(err)}\n`);
+    return null;
+  }
 }
 
 export function buildRunCommand(): Command {
@@ -89,35 +117,41 @@ export function buildRunCommand(): Command {
     .description('launch SCRIPT on --nproc-per-node workers per node, elastic and fault tolerant (torchrun\'s counterpart)')
     .argument('<script>', 'a .js/.mjs/.ts training script (run with Node), or any executable (e.g. a Python script)')
     .argument('[args...]', 'arguments for the script')
-    .option('--nnodes <N|MIN:MAX>', 'number of nodes, or the elastic range MIN:MAX', '1')
-    .option('--nproc-per-node <n>', 'workers per node (a number, or auto = one per CPU)', '1')
+    .option('--config <file>', 'a training config file (YAML or JSON), checked as `eh config validate` does: its elastic section sets the options below; flags given override it')
+    .option('--nnodes <N|MIN:MAX>', `number of nodes, or the elastic range MIN:MAX (default: ${D.min_nodes})`)
+    .option('--nproc-per-node <n>', `workers per node (a number, or auto = one per CPU) (default: ${D.nproc_per_node})`)
     .option('--node-rank <n>', 'this node\'s rank (static backend)')
-    .option('--rdzv-backend <name>', 'rendezvous backend: tcp (embedded store, alias c10d), etcd (v3), static', 'tcp')
+    .option('--rdzv-backend <name>', `rendezvous backend: tcp (embedded store, alias c10d), etcd (v3), static (default: ${D.rdzv_backend})`)
     .option('--rdzv-endpoint <host:port>', 'the store: the agent hosting the TCP store, or an etcd endpoint')
-    .option('--rdzv-id <id>', 'job id, the same on every node', 'elastic-training')
+    .option('--rdzv-id <id>', `job id, the same on every node (default: ${D.rdzv_id})`)
     .option('--rdzv-conf <k=v,...>', 'join_timeout, last_call_timeout, close_timeout, keep_alive_interval, keep_alive_max_attempt (seconds), is_host, token')
     .option('--standalone', 'one node: an embedded store on a free port, a fresh token')
-    .option('--max-restarts <n>', 'restarts of the worker group allowed for the whole job', '0')
-    .option('--monitor-interval <s>', 'seconds between health checks (exits are acted on at once)', '0.1')
+    .option('--max-restarts <n>', `restarts of the worker group allowed for the whole job (default: ${D.max_restarts})`)
+    .option('--monitor-interval <s>', `seconds between health checks (exits are acted on at once) (default: ${D.monitor_interval})`)
     .option('--heartbeat-interval <s>', 'seconds between worker heartbeats (default: a third of the timeout, at most 30)')
-    .option('--heartbeat-timeout <s>', 'seconds without a heartbeat before a worker counts as hung', '90')
-    .option('--grace-period <s>', 'seconds between the stop signal and SIGKILL when stopping workers', '30')
+    .option('--heartbeat-timeout <s>', `seconds without a heartbeat before a worker counts as hung (default: ${D.heartbeat_timeout})`)
+    .option('--grace-period <s>', `seconds between the stop signal and SIGKILL when stopping workers (default: ${D.grace_period})`)
     .option('--log-dir <dir>', 'keep each attempt\'s per-rank stdout/stderr, error files and reports here')
     .option('-t, --tee <0-3|r:n,...>', 'streams kept on the console although --redirects sends them to files: 1 stdout, 2 stderr, 3 both')
     .option('-r, --redirects <0-3|r:n,...>', 'keep these streams out of the console (files only): 1 stdout, 2 stderr, 3 both')
-    .option('--role <name>', 'worker role name (ROLE_NAME)', 'default')
+    .option('--role <name>', `worker role name (ROLE_NAME) (default: ${L.role})`)
     .option('--no-node', 'run SCRIPT as an executable, not with Node')
     .addOption(new Option('--no-python', 'torchrun\'s spelling of --no-node').hideHelp())
     .option('--preload <mods>', 'comma-separated modules that standby workers import in advance (e.g. @tensorflow/tfjs)')
     .option('--standby-workers <n>', 'pre-started standby Node processes kept for fast replacement (default: --nproc-per-node)')
     .option('--retry-startup-failures', 'restart workers that fail before they started (bad path, syntax error) instead of failing at once')
     .option('--local-addr <addr>', 'this node\'s address as other nodes reach it')
-    .option('--memory-limit <MiB>', 'bytes workers may keep in the agent\'s memory (agentMemory), in MiB (default 1024)')
+    .option('--memory-limit <MiB>', `bytes workers may keep in the agent's memory (agentMemory), in MiB (default: ${L.memory_limit_mb})`)
     .passThroughOptions()
     .action(async (script: string, args: string[], o: RunOpts) => {
       let config: ElasticTrainingConfig;
+      const fromFile = o.config === undefined ? undefined : await elasticSectionOf(o.config);
+      if (fromFile === null) {
+        await flushConsole();
+        process.exit(2);
+      }
       try {
-        config = configFromOptions(o);
+        config = configFromOptions(o, fromFile);
       } catch (err) {
         process.stderr.write(`eh run: ${describeError(err)}\n`);
         process.exit(2);

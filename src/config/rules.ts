@@ -14,7 +14,8 @@ export function crossFieldIssues(get: Getter): ConfigIssue[] {
   const warning = (path: string, message: string): void => void out.push({ severity: 'warning', path, message });
 
   const minNodes = num(get('elastic.min_nodes'));
-  const maxNodes = num(get('elastic.max_nodes'));
+  // max_nodes null: the same as min_nodes (a fixed size).
+  const maxNodes = get('elastic.max_nodes') === null ? minNodes : num(get('elastic.max_nodes'));
   if (minNodes !== undefined && maxNodes !== undefined) {
     if (maxNodes < minNodes) {
       error('elastic.max_nodes', `elastic.max_nodes (${maxNodes}) must be >= elastic.min_nodes (${minNodes})`);

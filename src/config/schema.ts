@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ELASTIC_DEFAULTS as E, ELASTIC_RDZV_CONF_DEFAULTS as R } from './defaults.js';
 
 /**
  * The training config file, section by section, with keys in snake_case as users write them in YAML. Each key has a
@@ -11,28 +12,29 @@ const int = (min: number) => (min === 1 ? z.int().positive() : z.int().min(min))
 const seconds = () => z.number().positive();
 
 export const RdzvConfSchema = z.object({
-  join_timeout: seconds().default(600).describe('Seconds to wait for min_nodes to join a rendezvous round'),
-  last_call_timeout: z.number().min(0).default(30).describe('Seconds of the last-call window once min_nodes are in'),
-  close_timeout: seconds().default(30).describe('Seconds before a round that reached min_nodes is closed regardless'),
-  keep_alive_interval: seconds().default(5).describe('Seconds between rendezvous keep-alives'),
-  keep_alive_max_attempt: int(1).default(3).describe('Missed keep-alives before a node is dropped'),
+  join_timeout: seconds().default(R.join_timeout).describe('Seconds to wait for min_nodes to join a rendezvous round'),
+  last_call_timeout: z.number().min(0).default(R.last_call_timeout).describe('Seconds of the last-call window once min_nodes are in'),
+  close_timeout: seconds().default(R.close_timeout).describe('Seconds before a round that reached min_nodes is closed regardless'),
+  keep_alive_interval: seconds().default(R.keep_alive_interval).describe('Seconds between rendezvous keep-alives'),
+  keep_alive_max_attempt: int(1).default(R.keep_alive_max_attempt).describe('Missed keep-alives before a node is dropped'),
 });
 
 export const ElasticSectionSchema = z.object({
-  min_nodes: int(1).default(1).describe('Minimum nodes required to train'),
-  max_nodes: int(1).default(4).describe('Maximum nodes allowed'),
+  min_nodes: int(1).default(E.min_nodes).describe('Minimum nodes required to train'),
+  max_nodes: int(1).nullable().default(E.max_nodes).describe('Maximum nodes allowed (null: min_nodes, a fixed size)'),
   base_world_size: int(1).nullable().default(null).describe('World size the hyper-parameters were tuned for (null: the world size at launch)'),
-  nproc_per_node: int(1).default(1).describe('Worker processes per node'),
-  max_restarts: int(0).default(100).describe('Restarts of the worker group before the job fails'),
-  heartbeat_interval: seconds().default(30).describe('Seconds between worker heartbeats'),
-  heartbeat_timeout: seconds().default(90).describe('Seconds without a heartbeat before a worker counts as hung'),
-  grace_period: z.number().min(0).default(30).describe('Seconds between the stop signal and SIGKILL'),
-  rdzv_backend: z.enum(['tcp', 'etcd', 'static']).default('tcp').describe('Rendezvous store: tcp (embedded), etcd (v3) or static'),
+  nproc_per_node: int(1).default(E.nproc_per_node).describe('Worker processes per node'),
+  max_restarts: int(0).default(E.max_restarts).describe('Restarts of the worker group before the job fails'),
+  heartbeat_interval: seconds().nullable().default(E.heartbeat_interval).describe('Seconds between worker heartbeats (null: a third of heartbeat_timeout, at most 30)'),
+  monitor_interval: seconds().default(E.monitor_interval).describe('Seconds between health checks of the workers (exits are acted on at once)'),
+  heartbeat_timeout: seconds().default(E.heartbeat_timeout).describe('Seconds without a heartbeat before a worker counts as hung'),
+  grace_period: z.number().min(0).default(E.grace_period).describe('Seconds between the stop signal and SIGKILL'),
+  rdzv_backend: z.enum(['tcp', 'etcd', 'static']).default(E.rdzv_backend).describe('Rendezvous store: tcp (embedded), etcd (v3) or static'),
   rdzv_endpoint: z
     .string()
     .regex(/^$|^(\[[^\]]+\]|[^:\s/]+):\d{1,5}$|^https?:\/\/\S+$/, { error: 'expected HOST:PORT, e.g. 127.0.0.1:29400 (or an http(s) URL for etcd)' })
-    .default('').describe("HOST:PORT of the rendezvous store ('' : this machine)"),
-  rdzv_id: z.string().regex(/^[A-Za-z0-9._-]+$/, { error: 'letters, digits, ".", "_" and "-" only' }).default('elastic-training').describe('Unique job identifier'),
+    .default(E.rdzv_endpoint).describe("HOST:PORT of the rendezvous store ('' : this machine)"),
+  rdzv_id: z.string().regex(/^[A-Za-z0-9._-]+$/, { error: 'letters, digits, ".", "_" and "-" only' }).default(E.rdzv_id).describe('Unique job identifier'),
   rdzv_conf: RdzvConfSchema.prefault({}).describe('Rendezvous timings (torch rdzv_conf keys)'),
 });
 

@@ -61,6 +61,7 @@ function unknownKeys(raw: Plain, schema: z.ZodObject, path: string[], open: bool
     // hasOwn: a key such as "__proto__" or "toString" must not find the shape's prototype.
     const field = Object.hasOwn(schema.shape, key) ? schema.shape[key] : undefined;
     if (field === undefined) {
+      if (path.length === 0 && misplacedKey(key, value, out)) continue;
       const guess = didYouMean(key, known);
       if (open && guess === undefined) continue;
       const full = joinPath([...path, key]);
@@ -71,6 +72,34 @@ function unknownKeys(raw: Plain, schema: z.ZodObject, path: string[], open: bool
     const inner = objectOf(field);
     if (inner !== undefined && isPlain(value)) unknownKeys(value, inner, [...path, key], path.length === 0 && OPEN_SECTIONS.has(key), out);
   }
+}
+
+/** The sections that have `key` as one of their own keys. */
+function sectionsWithKey(key: string): (typeof SECTION_NAMES)[number][] {
+  return SECTION_NAMES.filter((section) => {
+    const inner = objectOf(TrainingConfigSchema.shape[section]);
+    return inner !== undefined && Object.hasOwn(inner.shape, key);
+  });
+}
+
+/**
+ * A top-level key that belongs to a section (`min_nodes: 0` instead of `elastic: {min_nodes: 0}`) would be ignored
+ * and the file pass as valid: an error saying where it belongs, with what its value would be found to be there.
+ */
+function misplacedKey(key: string, value: unknown, out: ConfigIssue[]): boolean {
+  const homes: readonly (typeof SECTION_NAMES)[number][] = sectionsWithKey(key);
+  if (homes.length === 0) return false;
+  if (homes.length > 1) {
+    out.push({ severity: 'error', path: key, message: `${key} is a key of the ${homes.join(' and ')} sections, not a section: write it indented under the one you mean (${homes.map((h) => `${h}.${key}`).join(' or ')})` });
+    return true;
+  }
+  const section = homes[0];
+  const field = objectOf(TrainingConfigSchema.shape[section])?.shape[key] as z.ZodType;
+  const parsed = field.safeParse(value);
+  const raw = { [section]: { [key]: value } };
+  const wrong = parsed.success ? '' : `; its value is wrong there too: ${parsed.error.issues.map((i) => describeIssue({ ...i, path: [section, key, ...i.path] }, raw, didYouMean, isIntegerKey([section, key, ...i.path]))).join('; ')}`;
+  out.push({ severity: 'error', path: key, message: `${key} is a key of the ${section} section, not a section: write it indented under \`${section}:\` (as ${section}.${key})${wrong}` });
+  return true;
 }
 
 function validate(input: unknown): ConfigValidationResult {

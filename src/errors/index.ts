@@ -17,3 +17,4 @@ export {
   type CheckpointErrorOptions,
   type CheckpointValidationErrorOptions,
 } from './checkpoint.js';
+export { check, problemOf, show, intAtLeast, numberAbove, nonEmptyString, oneOf, type ValueRule, type CheckOptions } from './checks.js';

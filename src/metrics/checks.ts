@@ -1,61 +1,43 @@
-import { CheckpointValidationError, ConfigurationError } from '../errors/index.js';
+import { z } from 'zod';
+import { check, CheckpointValidationError, intAtLeast, nonEmptyString, numberAbove, type ValueRule } from '../errors/index.js';
 
 /** Seconds since the Unix epoch; injectable so tests and replays are deterministic. */
 export type Clock = () => number;
 
 export const systemClock: Clock = () => Date.now() / 1000;
 
-export function nonNegative(value: unknown, key: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new ConfigurationError(`${key} must be a finite number >= 0, got ${String(value)}`, { configKey: key, suggestions: [`Pass ${key} in seconds (or as a count), measured, not NaN or negative.`] });
-  }
-  return value;
-}
+// Argument checks: the package's one helper (src/errors/checks.ts), with the metrics' advice.
+export const nonNegative = (value: unknown, key: string): number =>
+  check(value, key, numberAbove(0, { inclusive: true }), { suggestions: [`Pass ${key} in seconds (or as a count), measured, not NaN or negative.`] });
 
-export function nonNegativeInt(value: unknown, key: string): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
-    throw new ConfigurationError(`${key} must be a whole number >= 0, got ${String(value)}`, { configKey: key, suggestions: [`Pass ${key} as a count.`] });
-  }
-  return value;
-}
+export const nonNegativeInt = (value: unknown, key: string): number => check(value, key, intAtLeast(0), { suggestions: [`Pass ${key} as a count.`] });
 
-export function label(value: unknown, key: string): string {
-  if (typeof value !== 'string' || value === '') {
-    throw new ConfigurationError(`${key} must be a non-empty string, got ${String(value)}`, { configKey: key, suggestions: [`Name the ${key}, e.g. 'nvme'.`] });
-  }
-  return value;
-}
+export const label = (value: unknown, key: string): string => check(value, key, nonEmptyString, { suggestions: [`Name the ${key}, e.g. 'nvme'.`] });
 
-/** Reading metrics back from JSON (a checkpoint): every field is checked. */
+/** Reading metrics back from JSON (a checkpoint): every field is checked, a bad one is a CheckpointValidationError. */
 export type JsonRecord = Record<string, unknown>;
 
 const restoreHint = ['Pass what TrainingMetrics.toJSON() produced (possibly through JSON.stringify/parse).'];
+const fromFile = (message: string, key: string): Error => new CheckpointValidationError(`metrics ${message}`, { invalidKeys: [key], suggestions: restoreHint });
+
+const RECORD: ValueRule<JsonRecord> = { schema: z.record(z.string(), z.unknown()), wants: 'an object' };
+const ARRAY: ValueRule<unknown[]> = { schema: z.array(z.unknown()), wants: 'an array' };
+const FINITE: ValueRule<number> = { schema: z.number(), wants: 'a finite number' };
+const OPT_STRING: ValueRule<string | null> = { schema: z.string().nullish().transform((v) => v ?? null), wants: 'a string or null' };
 
 export function rec(value: unknown, where: string): JsonRecord {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new CheckpointValidationError(`metrics ${where} must be an object`, { invalidKeys: [where], suggestions: restoreHint });
-  }
+  // The record itself, not zod's copy: callers read on from it.
+  check(value, where, RECORD, { error: fromFile });
   return value as JsonRecord;
 }
 
 export function arr(value: unknown, where: string): unknown[] {
-  if (!Array.isArray(value)) throw new CheckpointValidationError(`metrics ${where} must be an array`, { invalidKeys: [where], suggestions: restoreHint });
-  return value;
+  check(value, where, ARRAY, { error: fromFile });
+  return value as unknown[];
 }
 
-export function num(r: JsonRecord, key: string, where: string): number {
-  const v = r[key];
-  if (typeof v !== 'number' || !Number.isFinite(v)) {
-    throw new CheckpointValidationError(`metrics ${where}.${key} must be a finite number, got ${String(v)}`, { invalidKeys: [`${where}.${key}`], suggestions: restoreHint });
-  }
-  return v;
-}
+export const num = (r: JsonRecord, key: string, where: string): number => check(r[key], `${where}.${key}`, FINITE, { error: fromFile });
 
-export function optStr(r: JsonRecord, key: string, where: string): string | null {
-  const v = r[key];
-  if (v === null || v === undefined) return null;
-  if (typeof v !== 'string') throw new CheckpointValidationError(`metrics ${where}.${key} must be a string or null`, { invalidKeys: [`${where}.${key}`], suggestions: restoreHint });
-  return v;
-}
+export const optStr = (r: JsonRecord, key: string, where: string): string | null => check(r[key], `${where}.${key}`, OPT_STRING, { error: fromFile });
 
 export const mean = (total: number, count: number): number => (count === 0 ? 0 : total / count);

@@ -1,41 +1,13 @@
-import { ConfigurationError } from '../errors/index.js';
+import { check, intAtLeast, numberAbove } from '../errors/index.js';
 
-/** Argument checks shared by the scaling classes; each names the offending key and value. */
+/** Argument checks of the scaling classes: the package's one helper (src/errors/checks.ts), with scaling's advice. */
 
-export function positiveInt(value: unknown, key: string): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-    throw new ConfigurationError(`${key} must be a whole number >= 1, got ${show(value)}`, { configKey: key, suggestions: [`Pass a positive integer for ${key}.`] });
-  }
-  return value;
-}
+export { show } from '../errors/index.js';
 
-export function nonNegativeInt(value: unknown, key: string): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
-    throw new ConfigurationError(`${key} must be a whole number >= 0, got ${show(value)}`, { configKey: key, suggestions: [`Pass 0 or a positive integer for ${key}.`] });
-  }
-  return value;
-}
+export const positiveInt = (value: unknown, key: string): number => check(value, key, intAtLeast(1), { suggestions: [`Pass a positive integer for ${key}.`] });
 
-export function positiveFinite(value: unknown, key: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new ConfigurationError(`${key} must be a finite number > 0, got ${show(value)}`, { configKey: key, suggestions: [`Pass a positive learning rate for ${key}, e.g. 1e-4.`] });
-  }
-  return value;
-}
+export const nonNegativeInt = (value: unknown, key: string): number => check(value, key, intAtLeast(0), { suggestions: [`Pass 0 or a positive integer for ${key}.`] });
 
-export function nonNegativeFinite(value: unknown, key: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new ConfigurationError(`${key} must be a finite number >= 0, got ${show(value)}`, { configKey: key, suggestions: [`Pass 0 or a positive number for ${key}.`] });
-  }
-  return value;
-}
+export const positiveFinite = (value: unknown, key: string): number => check(value, key, numberAbove(0), { suggestions: [`Pass a positive learning rate for ${key}, e.g. 1e-4.`] });
 
-export function show(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'number' || typeof value === 'boolean' || value === undefined || value === null || typeof value === 'bigint') return String(value);
-  try {
-    return JSON.stringify(value) ?? typeof value;
-  } catch {
-    return typeof value;
-  }
-}
+export const nonNegativeFinite = (value: unknown, key: string): number => check(value, key, numberAbove(0, { inclusive: true }), { suggestions: [`Pass 0 or a positive number for ${key}.`] });

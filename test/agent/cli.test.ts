@@ -62,11 +62,11 @@ test('underscored and dashed spellings are the same; arguments after the script 
 test('ElasticTrainingConfig: defaults, validation of every field at once, toTorchrunArgs/toEhArgs', () => {
   const c = new ElasticTrainingConfig();
   assert.equal(c.minNodes, 1);
-  assert.equal(c.maxNodes, 4);
+  assert.equal(c.maxNodes, 1, 'max_nodes defaults to min_nodes (torchrun\'s --nnodes 1), see src/config/defaults.ts');
   assert.equal(c.rdzvBackend, 'tcp');
   assert.equal(c.heartbeatTimeout, 90);
   assert.equal(c.heartbeatInterval, 30);
-  assert.equal(c.maxRestarts, 100);
+  assert.equal(c.maxRestarts, 0, 'torchrun\'s default, see src/config/defaults.ts');
   assert.equal(c.gracePeriod, 30);
   let err: unknown;
   try {

@@ -20,7 +20,7 @@ test('an empty config is valid, with every default applied and typed', () => {
   assert.deepEqual(r, { valid: true, errors: [], warnings: [], issues: [], config: defaultConfig() });
   const c = r.config!;
   assert.equal(c.elastic.min_nodes, 1);
-  assert.equal(c.elastic.max_nodes, 4);
+  assert.equal(c.elastic.max_nodes, null, 'null: the same as min_nodes');
   assert.equal(c.checkpoint.checkpoint_interval, 500);
   assert.equal(c.checkpoint.memory_snapshot_interval, 50);
   assert.equal(c.scaling.strategy, 'variable_batch');
@@ -180,4 +180,20 @@ test('didYouMean: typos, swaps, other spellings; nothing for unrelated words', (
   assert.equal(didYouMean('nmae', ['name', 'path']), 'name');
   assert.equal(didYouMean('hidden_size', ['name']), undefined);
   assert.equal(didYouMean('lr', ['seed', 'optimizer']), undefined);
+});
+
+test('keys of a section written at the top level are errors saying where they belong, their values checked there', () => {
+  const r = v({ min_nodes: 0, max_nodes: -1 });
+  assert.equal(r.valid, false);
+  assert.equal(r.config, undefined);
+  assert.deepEqual(r.errors, [
+    'min_nodes is a key of the elastic section, not a section: write it indented under `elastic:` (as elastic.min_nodes); its value is wrong there too: elastic.min_nodes: must be > 0, got 0',
+    'max_nodes is a key of the elastic section, not a section: write it indented under `elastic:` (as elastic.max_nodes); its value is wrong there too: elastic.max_nodes: must be > 0, got -1',
+  ]);
+  assert.deepEqual(r.issues.map((i) => i.path), ['min_nodes', 'max_nodes']);
+  onlyError({ checkpoint_interval: 100 }, /^checkpoint_interval is a key of the checkpoint section, not a section: write it indented under `checkpoint:` \(as checkpoint\.checkpoint_interval\)$/);
+  onlyError({ lr: 'fast', training: {} }, /as training\.lr\); its value is wrong there too: training\.lr: expected a number, got string "fast"$/);
+  onlyError({ warmup_steps: 10 }, /^warmup_steps is a key of the scaling and training sections, not a section: write it indented under the one you mean \(scaling\.warmup_steps or training\.warmup_steps\)$/);
+  // Still only a warning for a top-level key that is nobody's.
+  assert.equal(v({ colour: 1 }).valid, true);
 });
