@@ -6,7 +6,7 @@
 export { DTYPES, DTYPE_NAMES, type Dtype, type TypedArray } from './dtypes.js';
 export { tensor, isTensor, type Tensor } from './tensor.js';
 export { cloneState, type StateDict, type StateValue, type Json } from './state-dict.js';
-export { CheckpointState, type CheckpointStateInit } from './state.js';
+export { CheckpointState, type CheckpointStateInit, type LoadInfo, type UnreadableTier } from './state.js';
 export { CheckpointLoadConfig, type CheckpointLoadConfigOptions } from './load-config.js';
 export { CheckpointTier, type CheckpointBackend, type PendingSave } from './tier.js';
 export { MemoryLimitExceeded } from './errors.js';
@@ -19,6 +19,7 @@ export { CheckpointManager, type CheckpointManagerOptions, type LoadCheckpointOp
 export { AsyncCallsQueue, AsyncRequest, singleRankAgreement, defaultAgreement, type AsyncCallsQueueOptions, type AsyncRequestInit, type FinalizeFn, type RankAgreement } from './async-queue.js';
 export { AsyncCheckpointer, type AsyncCheckpointerOptions } from './async-checkpointer.js';
 export { PersistentAsyncCaller } from './persistent-caller.js';
+export { writerFunction, type WriterFunction } from './writer-function.js';
 export { StagingPool } from './staging.js';
 export { saveStateDict, loadStateDict } from './files.js';
 export { checkpointName, stepOfName, sortByStep } from './names.js';

@@ -26,6 +26,6 @@ export {
 export { toConfigurationError, type ValidationResult, type ConfigIssue } from './result.js';
 export { validateElasticConfig, type ConfigValidationResult } from './validate.js';
 export { validateConfig, type ValidateConfigOptions } from './validate-config.js';
-export { validateS3Access, type S3AccessOptions } from './s3.js';
+export { validateS3Access, s3KeyProblem, assertS3Prefix, type S3AccessOptions } from './s3.js';
 export { loadConfigFile, loadConfig, type LoadedConfig } from './load.js';
 export { didYouMean } from './suggest.js';
