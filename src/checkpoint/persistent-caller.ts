@@ -120,7 +120,7 @@ export class PersistentAsyncCaller {
       if (this.pending.size === 0) worker.unref();
       if (reply.ok) p.resolve(reply.value);
       else {
-        const err = new CheckpointSaveError(reply.message);
+        const err = new CheckpointSaveError(reply.message, { tier: reply.tier, path: reply.path });
         if (reply.code !== undefined) Object.assign(err, { code: reply.code });
         p.reject(err);
       }

@@ -24,4 +24,4 @@ export interface CallJob {
 
 export type WorkerRequest = ({ kind: 'write' } & WriteJob & { id: number }) | ({ kind: 'call' } & CallJob & { id: number });
 
-export type WorkerReply = { id: number; ok: true; value: unknown; ms: number } | { id: number; ok: false; name: string; message: string; code?: string };
+export type WorkerReply = { id: number; ok: true; value: unknown; ms: number } | { id: number; ok: false; name: string; message: string; code?: string; tier?: string; path?: string };

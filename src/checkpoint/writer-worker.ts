@@ -4,7 +4,7 @@
  * cached S3 clients, and dies with its process.
  */
 import { parentPort } from 'node:worker_threads';
-import { ElasticTrainingError, describeError } from '../errors/index.js';
+import { CheckpointError, ElasticTrainingError, describeError } from '../errors/index.js';
 import type { WorkerReply, WorkerRequest } from './worker-protocol.js';
 import type { WriterFunction } from './writer-function.js';
 import { writeStaged } from './writer-jobs.js';
@@ -37,7 +37,17 @@ async function run(job: WorkerRequest): Promise<unknown> {
 function failure(id: number, err: unknown): WorkerReply {
   // Our errors already name the checkpoint and tier in `problem`; the main thread rebuilds the error from it.
   const code = ((err as { cause?: { code?: unknown } }).cause?.code ?? (err as { code?: unknown }).code) as string | undefined;
-  return { id, ok: false, name: err instanceof Error ? err.name : 'Error', message: err instanceof ElasticTrainingError ? err.problem : describeError(err), code: typeof code === 'string' ? code : undefined };
+  let message = err instanceof ElasticTrainingError ? err.problem : describeError(err);
+  let tier: string | undefined;
+  let where: string | undefined;
+  if (err instanceof CheckpointError) {
+    // The main thread rebuilds the error with its tier and path, which put the same "[tier …, path]" back.
+    tier = err.tier;
+    where = err.path;
+    const suffix = ` [${[tier !== undefined ? `tier ${tier}` : '', where ?? ''].filter((x) => x !== '').join(', ')}]`;
+    if ((tier !== undefined || where !== undefined) && message.endsWith(suffix)) message = message.slice(0, -suffix.length);
+  }
+  return { id, ok: false, name: err instanceof Error ? err.name : 'Error', message, code: typeof code === 'string' ? code : undefined, tier, path: where };
 }
 
 let chain: Promise<void> = Promise.resolve();
