@@ -1,8 +1,13 @@
 import path from 'node:path';
 import { stageWrite } from './async-save.js';
 import { AsyncCallsQueue, AsyncRequest, type FinalizeFn, type RankAgreement } from './async-queue.js';
-import { assertValidName } from './names.js';
+import { assertNameOfStep, assertValidName, stepOfName } from './names.js';
 import { StagingPool } from './staging.js';
+import { writerFunction } from './writer-function.js';
+import { WRITER_JOBS_MODULE } from './writer-jobs.js';
+
+/** The writer thread's own write of a staged checkpoint, as an AsyncRequest's function. */
+const WRITE_STAGED = writerFunction(WRITER_JOBS_MODULE, 'writeStaged');
 import type { StateValue } from './state-dict.js';
 
 export interface AsyncCheckpointerOptions {
@@ -36,9 +41,13 @@ export class AsyncCheckpointer {
     const name = path.basename(dir);
     assertValidName(name);
     const sd = stateDict as { step?: unknown };
-    const step = options.step ?? (typeof sd?.step === 'number' && Number.isSafeInteger(sd.step) && sd.step >= 0 ? sd.step : 0);
+    // The manifest's step is the one the directory's name carries (a backend listing the directory orders it by
+    // name, and counts it only if the two agree); a step given explicitly must agree with it.
+    const named = stepOfName(name);
+    if (options.step !== undefined && named >= 0) assertNameOfStep(name, options.step);
+    const step = options.step ?? (named >= 0 ? named : typeof sd?.step === 'number' && Number.isSafeInteger(sd.step) && sd.step >= 0 ? sd.step : 0);
     const write = await stageWrite(stateDict, step, null, { kind: 'local', root, fsync: this.fsync }, name, this.stagingPool, this.queue.caller);
-    const request = new AsyncRequest({ asyncFn: () => write.run().finally(write.release), finalizeFns: options.finalizeFns });
+    const request = new AsyncRequest({ asyncFn: WRITE_STAGED, asyncFnArgs: [write.job], onSettled: write.release, finalizeFns: options.finalizeFns });
     return this.queue.scheduleAsyncRequest(request);
   }
 

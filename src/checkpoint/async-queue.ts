@@ -1,5 +1,6 @@
 import { CheckpointSaveError, ConfigurationError, describeError } from '../errors/index.js';
 import { PersistentAsyncCaller } from './persistent-caller.js';
+import { isWriterFunction, type WriterFunction } from './writer-function.js';
 
 export type FinalizeFn = () => void | Promise<void>;
 
@@ -39,27 +40,46 @@ export function defaultAgreement(env: NodeJS.ProcessEnv = process.env): RankAgre
 }
 
 export interface AsyncRequestInit<A extends unknown[]> {
-  /** The background work; its heavy part is meant to run off the main thread (e.g. on the writer thread). */
-  asyncFn: (...args: A) => Promise<unknown>;
+  /**
+   * The background work, run on the persistent writer thread (off the training thread, as NVRx's persistent
+   * caller runs it): a function named by writerFunction(module, export), since a closure cannot cross threads.
+   */
+  asyncFn: WriterFunction;
+  /** Its arguments, structured-cloned to the writer thread (a SharedArrayBuffer is shared, not copied). */
   asyncFnArgs?: A;
   /** Run on the main thread, in order, once every rank finished the call. */
   finalizeFns?: FinalizeFn[];
-  /** Run when the request is scheduled, before asyncFn; returns the arguments asyncFn gets (e.g. after staging). */
-  preloadFn?: (...args: A) => A | Promise<A>;
+  /** Run on the writer thread before asyncFn, given asyncFnArgs; returns the arguments asyncFn gets (NVRx's preload_fn). */
+  preloadFn?: WriterFunction;
+  /** Run on the main thread as soon as the call ended on this rank (done or failed), before any finalization: to free what it used. */
+  onSettled?: () => void;
+}
+
+function asWriterFunction(fn: unknown, key: string): WriterFunction {
+  if (isWriterFunction(fn)) return fn;
+  throw new ConfigurationError(`AsyncRequest ${key} must name a function for the writer thread, got ${typeof fn === 'function' ? 'a function value' : typeof fn}`, {
+    configKey: key,
+    suggestions: [
+      "It runs on the persistent writer thread, which cannot receive a closure: export it from a module and pass writerFunction(new URL('./my-save.js', import.meta.url), 'mySave').",
+      'Work that must run on the main thread belongs in finalizeFns.',
+    ],
+  });
 }
 
 /** A checkpoint routine, its arguments and its finalization steps (NVRx's AsyncRequest). */
 export class AsyncRequest<A extends unknown[] = unknown[]> {
-  readonly asyncFn: (...args: A) => Promise<unknown>;
+  readonly asyncFn: WriterFunction;
   readonly asyncFnArgs: A;
-  readonly preloadFn?: (...args: A) => A | Promise<A>;
+  readonly preloadFn?: WriterFunction;
+  readonly onSettled?: () => void;
   private readonly fns: FinalizeFn[];
   private frozen = false;
 
   constructor(init: AsyncRequestInit<A>) {
-    this.asyncFn = init.asyncFn;
+    this.asyncFn = asWriterFunction(init.asyncFn, 'asyncFn');
     this.asyncFnArgs = init.asyncFnArgs ?? ([] as unknown as A);
-    this.preloadFn = init.preloadFn;
+    this.preloadFn = init.preloadFn === undefined ? undefined : asWriterFunction(init.preloadFn, 'preloadFn');
+    this.onSettled = init.onSettled;
     this.fns = [...(init.finalizeFns ?? [])];
   }
 
@@ -124,12 +144,12 @@ export class AsyncCallsQueue {
     const call: Call = { idx: this.nextIdx++, request: r, done: false, error: undefined, settled: Promise.resolve() };
     call.settled = (async () => {
       try {
-        const args = r.preloadFn !== undefined ? await r.preloadFn(...r.asyncFnArgs) : r.asyncFnArgs;
-        await r.asyncFn(...args);
+        await this.caller.call({ fn: r.asyncFn, args: r.asyncFnArgs, preload: r.preloadFn });
       } catch (err) {
         call.error = err ?? new Error('async call failed');
       } finally {
         call.done = true;
+        r.onSettled?.();
       }
     })();
     this.calls.push(call);

@@ -3,13 +3,15 @@ import { planCheckpoint } from './plan.js';
 import { stage, type StagingPool } from './staging.js';
 import type { StateValue } from './state-dict.js';
 import type { PendingSave } from './tier.js';
-import type { WriteTarget } from './worker-protocol.js';
+import type { WriteJob, WriteTarget } from './worker-protocol.js';
 
 export interface StagedWrite {
   /** Settles when the writer thread committed the checkpoint (or failed); the staging buffer is then returned. */
   run(): Promise<string>;
   release(): void;
   totalBytes: number;
+  /** The write as plain data (what `run` posts to the writer thread). */
+  job: WriteJob;
 }
 
 /**
@@ -19,11 +21,8 @@ export interface StagedWrite {
 export async function stageWrite(tree: StateValue, step: number, worldSize: number | null, target: WriteTarget, name: string, pool: StagingPool, caller: PersistentAsyncCaller): Promise<StagedWrite> {
   const { plan, sources } = planCheckpoint(tree, { step, worldSize });
   const staged = await stage(plan, sources, pool);
-  return {
-    totalBytes: plan.totalBytes,
-    release: staged.release,
-    run: () => caller.run({ target, name, plan, buffer: staged.buffer, offsets: staged.offsets, lengths: staged.lengths }),
-  };
+  const job: WriteJob = { target, name, plan, buffer: staged.buffer, offsets: staged.offsets, lengths: staged.lengths };
+  return { totalBytes: plan.totalBytes, release: staged.release, job, run: () => caller.run(job) };
 }
 
 /** `saveAsync` of every backend that stages: stage now, write in the background, never an unhandled rejection. */

@@ -1,3 +1,4 @@
+import { assertS3Prefix } from '../config/index.js';
 import { ConfigurationError } from '../errors/index.js';
 import type { S3Settings } from './s3-settings.js';
 import { check, intAtLeast, numberAbove, oneOf } from '../errors/index.js';
@@ -16,7 +17,7 @@ export interface CheckpointConfigOptions {
   nvmePath?: string;
   /** S3 bucket for durable storage; null disables the S3 tier (default null). */
   s3Bucket?: string | null;
-  /** Key prefix (default ""). */
+  /** Key prefix (default ""): plain segments joined by "/"; a leading "/", "." / ".." or empty segments are refused. */
   s3Prefix?: string;
   s3Region?: string;
   /** URL of an S3-compatible server. */
@@ -75,7 +76,7 @@ export class CheckpointConfig {
     this.nvmePath = options.nvmePath ?? '/tmp/checkpoints';
     if (typeof this.nvmePath !== 'string' || this.nvmePath === '') throw new ConfigurationError('nvmePath must be a directory path', { configKey: 'nvmePath' });
     this.s3Bucket = options.s3Bucket === undefined || options.s3Bucket === '' ? null : options.s3Bucket;
-    this.s3Prefix = options.s3Prefix ?? '';
+    this.s3Prefix = assertS3Prefix(options.s3Prefix ?? '');
     this.s3Region = options.s3Region;
     this.s3Endpoint = options.s3Endpoint;
     this.s3ForcePathStyle = options.s3ForcePathStyle;

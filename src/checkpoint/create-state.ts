@@ -26,6 +26,32 @@ function isStateful(x: unknown): x is Stateful {
   return s !== null && typeof s === 'object' && typeof s.stateDict === 'function' && typeof s.loadStateDict === 'function';
 }
 
+/**
+ * A wrapper may name the model it wraps under this symbol (`get [WRAPPED_MODEL]() { return this.model }`), as torch's
+ * DDP does with `.module`; the checkpoint part then saves and restores the inner model.
+ */
+export const WRAPPED_MODEL: unique symbol = Symbol.for('elastic-harness.checkpoint.wrappedModel');
+
+/**
+ * The tfjs part's DataParallel, recognised by its shape (this part must not import TensorFlow.js): the variables it
+ * trains, an optimizer, and its step functions. Its model state is that of its variables.
+ */
+function isDataParallel(x: unknown): x is { variables: readonly unknown[] } {
+  const d = x as { variables?: unknown; optimizer?: unknown; step?: unknown; broadcastInitialWeights?: unknown } | null;
+  return d !== null && typeof d === 'object' && Array.isArray(d.variables) && isTfOptimizer(d.optimizer) && typeof d.step === 'function' && typeof d.broadcastInitialWeights === 'function';
+}
+
+/** The model inside a wrapper (DataParallel, or anything naming it under WRAPPED_MODEL), as the reference unwraps DDP. */
+export function unwrapModel(model: unknown): unknown {
+  let m = model;
+  for (let depth = 0; depth < 8; depth++) {
+    if (m !== null && typeof m === 'object' && WRAPPED_MODEL in m) m = (m as { [WRAPPED_MODEL]: unknown })[WRAPPED_MODEL];
+    else if (isDataParallel(m)) m = [...m.variables];
+    else break;
+  }
+  return m;
+}
+
 function isVariableList(x: unknown): x is Parameters<typeof tfVariablesStateDict>[0] {
   return Array.isArray(x) && x.length > 0 && x.every(isTfVariable);
 }
@@ -43,7 +69,10 @@ async function stateOf(x: unknown, what: string): Promise<StateDict> {
 export interface CreateCheckpointStateOptions {
   step: number;
   epoch?: number;
-  /** A tfjs LayersModel, a tf.Variable[], a stateDict()/loadStateDict() object, or a plain state dict. */
+  /**
+   * A tfjs LayersModel, a tf.Variable[], a stateDict()/loadStateDict() object, or a plain state dict; a wrapper
+   * (a tfjs DataParallel, or one naming its model under WRAPPED_MODEL) is unwrapped, as the reference does for DDP.
+   */
   model?: unknown;
   /** A tfjs optimizer (every slot), a stateDict() object, or a plain state dict. */
   optimizer?: unknown;
@@ -59,7 +88,7 @@ export async function createCheckpointState(options: CreateCheckpointStateOption
   return new CheckpointState({
     step: options.step,
     epoch: options.epoch,
-    modelStateDict: await stateOf(options.model, 'model'),
+    modelStateDict: await stateOf(unwrapModel(options.model), 'model'),
     optimizerStateDict: await stateOf(options.optimizer, 'optimizer'),
     lrSchedulerStateDict: options.lrScheduler === undefined || options.lrScheduler === null ? null : await stateOf(options.lrScheduler, 'lrScheduler'),
     datasetState: options.datasetState,
@@ -118,7 +147,7 @@ export interface LoadCheckpointToModelOptions {
 /** Restores a checkpoint into the training components (the model, then the optimizer, then the scheduler). */
 export async function loadCheckpointToModel(state: CheckpointState, options: LoadCheckpointToModelOptions): Promise<void> {
   const strict = options.strict ?? true;
-  await loadInto(options.model, state.modelStateDict, strict, 'model', options.tf);
+  await loadInto(unwrapModel(options.model), state.modelStateDict, strict, 'model', options.tf);
   await loadInto(options.optimizer, state.optimizerStateDict, strict, 'optimizer', options.tf);
   await loadInto(options.lrScheduler, state.lrSchedulerStateDict, strict, 'lrScheduler', options.tf);
 }

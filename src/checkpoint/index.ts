@@ -6,7 +6,7 @@
 export { DTYPES, DTYPE_NAMES, type Dtype, type TypedArray } from './dtypes.js';
 export { tensor, isTensor, type Tensor } from './tensor.js';
 export { cloneState, type StateDict, type StateValue, type Json } from './state-dict.js';
-export { CheckpointState, type CheckpointStateInit } from './state.js';
+export { CheckpointState, type CheckpointStateInit, type LoadInfo, type UnreadableTier } from './state.js';
 export { CheckpointLoadConfig, type CheckpointLoadConfigOptions } from './load-config.js';
 export { CheckpointTier, type CheckpointBackend, type PendingSave } from './tier.js';
 export { MemoryLimitExceeded } from './errors.js';
@@ -15,14 +15,16 @@ export { NVMeBackend, type NVMeBackendOptions } from './nvme-backend.js';
 export { S3Backend, type S3BackendOptions } from './s3-backend.js';
 export type { S3Settings } from './s3-settings.js';
 export { CheckpointConfig, type CheckpointConfigOptions, type AsyncSavePolicy, type KeepLastN } from './config.js';
+export { checkpointConfigFromConfig, checkpointManagerFromConfig, type CheckpointFromConfigOptions } from './from-config.js';
 export { CheckpointManager, type CheckpointManagerOptions, type LoadCheckpointOptions, type AsyncCapableBackend } from './manager.js';
 export { AsyncCallsQueue, AsyncRequest, singleRankAgreement, defaultAgreement, type AsyncCallsQueueOptions, type AsyncRequestInit, type FinalizeFn, type RankAgreement } from './async-queue.js';
 export { AsyncCheckpointer, type AsyncCheckpointerOptions } from './async-checkpointer.js';
 export { PersistentAsyncCaller } from './persistent-caller.js';
+export { writerFunction, type WriterFunction } from './writer-function.js';
 export { StagingPool } from './staging.js';
 export { saveStateDict, loadStateDict } from './files.js';
 export { checkpointName, stepOfName, sortByStep } from './names.js';
-export { createCheckpointState, loadCheckpointToModel, type CreateCheckpointStateOptions, type LoadCheckpointToModelOptions, type Stateful } from './create-state.js';
+export { createCheckpointState, loadCheckpointToModel, unwrapModel, WRAPPED_MODEL, type CreateCheckpointStateOptions, type LoadCheckpointToModelOptions, type Stateful } from './create-state.js';
 export { FORMAT_NAME, FORMAT_VERSION, MANIFEST_FILE, COMMIT_FILE, type Manifest } from './manifest.js';
 // The format's building blocks, for tiers written elsewhere (an agent-held or peer-replicated MEMORY tier):
 // plan a state into safetensors files + sources, build its manifest, and verify/assemble it back.

@@ -3,13 +3,16 @@
  * (paths, sizes, byte ranges) are always checked, since they protect this process rather than the data.
  */
 export interface CheckpointLoadConfigOptions {
-  /** Verify every checksum (default true). Turning it off only takes effect for a `trustedSource`. */
+  /** Verify every checksum (default true). Off, the data is taken as read, with a warning (see trustedSource). */
   safeMode?: boolean;
   /** Require the CheckpointState fields (step, modelStateDict, ...) with the right types (default true). */
   validateStructure?: boolean;
   /** Log a warning when checks are skipped or the checkpoint carries something unexpected (default true). */
   warnOnUnsafe?: boolean;
-  /** The checkpoint comes from a source you trust: with safeMode false, checksums are skipped (default false). */
+  /**
+   * The reference's meaning: the checkpoint comes from a source you trust, so security warnings (checks skipped
+   * with safeMode off) are suppressed (default false). It turns no check off by itself.
+   */
   trustedSource?: boolean;
   /** Where warnings go; default: one line on stderr. */
   logger?: (message: string) => void;
@@ -30,12 +33,13 @@ export class CheckpointLoadConfig {
     this.logger = options.logger ?? ((m) => process.stderr.write(`[eh checkpoint] ${m}\n`));
   }
 
-  /** Checksums are verified unless the caller both trusts the source and turned safe mode off. */
+  /** Checksums are verified unless safe mode is off. */
   get verifyChecksums(): boolean {
-    return this.safeMode || !this.trustedSource;
+    return this.safeMode;
   }
 
+  /** A security warning: logged with warnOnUnsafe, unless the source is trusted. */
   warn(message: string): void {
-    if (this.warnOnUnsafe) this.logger(message);
+    if (this.warnOnUnsafe && !this.trustedSource) this.logger(message);
   }
 }

@@ -51,6 +51,15 @@ async function readSmall(dir: string, name: string, maxBytes: number): Promise<U
   }
 }
 
+/** The step the commit marker of `dir` records; null if it cannot be read or is not a marker (load reports why). */
+export async function readLocalMarkerStep(dir: string): Promise<number | null> {
+  try {
+    return parseCommit(await readSmall(dir, COMMIT_FILE, 4096), path.join(dir, COMMIT_FILE)).step;
+  } catch {
+    return null;
+  }
+}
+
 /** Reads and checks the marker and the manifest (cheap: no tensor data). */
 export async function readLocalManifest(dir: string): Promise<Manifest> {
   const marker = parseCommit(await readSmall(dir, COMMIT_FILE, 4096), path.join(dir, COMMIT_FILE));

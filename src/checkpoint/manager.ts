@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CheckpointError, CheckpointSaveError, ConfigurationError, describeError } from '../errors/index.js';
+import { CheckpointError, CheckpointLoadError, CheckpointSaveError, ConfigurationError, ElasticTrainingError, describeError } from '../errors/index.js';
+import type { TrainingMetrics } from '../metrics/index.js';
 import type { StagedWrite } from './async-save.js';
 import { CheckpointConfig, type CheckpointConfigOptions } from './config.js';
 import { CheckpointLoadConfig } from './load-config.js';
@@ -10,7 +11,8 @@ import { PersistentAsyncCaller } from './persistent-caller.js';
 import { S3Backend } from './s3-backend.js';
 import { StagingPool, stagingLayout } from './staging.js';
 import { planCheckpoint } from './plan.js';
-import type { CheckpointState } from './state.js';
+import { encodeState } from './state-dict.js';
+import type { CheckpointState, LoadInfo, UnreadableTier } from './state.js';
 import { CheckpointTier, type CheckpointBackend } from './tier.js';
 
 /** A backend that can stage a state for the writer thread (NVMe and S3 can). */
@@ -25,6 +27,12 @@ export interface CheckpointManagerOptions {
   s3Backend?: AsyncCapableBackend;
   /** Where warnings go; default one line on stderr. */
   logger?: (message: string) => void;
+  /**
+   * Every successful save and load is recorded here (`metrics.checkpoint`: tier, seconds, tensor bytes). A
+   * synchronous save and a MEMORY snapshot count as blocking; an asynchronous save is recorded when it commits,
+   * with the time from the call to the commit, as not blocking.
+   */
+  metrics?: TrainingMetrics;
 }
 
 export interface LoadCheckpointOptions {
@@ -49,6 +57,9 @@ export class CheckpointManager {
   readonly caller: PersistentAsyncCaller;
   /** The tier the last successful loadCheckpoint() read from. */
   lastLoadedTier: CheckpointTier | null = null;
+  /** What the last successful loadCheckpoint() read, and which tiers it could not read (also on the state it returned). */
+  lastLoad: LoadInfo | null = null;
+  readonly metrics?: TrainingMetrics;
   private nvme?: AsyncCapableBackend;
   private s3?: AsyncCapableBackend;
   private readonly logger: (message: string) => void;
@@ -65,6 +76,7 @@ export class CheckpointManager {
     this.memory = options.memoryBackend ?? new MemorySnapshotBackend({ maxSnapshots: this.config.maxMemorySnapshots, maxMemoryMb: this.config.maxMemoryMb });
     this.nvme = options.nvmeBackend;
     this.s3 = options.s3Backend;
+    this.metrics = options.metrics;
   }
 
   /** The backend of a tier; asking for S3 with no bucket configured is a ConfigurationError. */
@@ -115,14 +127,18 @@ export class CheckpointManager {
     this.throwIfFailed();
     const backend = this.backend(tier);
     const name = checkpointName(state.step);
+    const t0 = performance.now();
     if (tier === CheckpointTier.MEMORY) {
       const path = await backend.save(state, name);
+      this.metrics?.checkpoint.recordSave(tier, (performance.now() - t0) / 1000, { bytes: tensorBytes(state) });
       await backend.cleanupOldCheckpoints(this.config.keepLastFor(tier));
       return path;
     }
     if (this.config.asyncSave && hasStage(backend)) {
       const write = await backend.stageAsync(state, name);
-      const job = this.runWithPolicy(backend, name, () => write.run()).finally(write.release);
+      const job = this.runWithPolicy(backend, name, () => write.run(), false, () => {
+        this.metrics?.checkpoint.recordSave(backend.tier, (performance.now() - t0) / 1000, { bytes: write.totalBytes, blocking: false });
+      }).finally(write.release);
       const tracked = job.then(() => undefined, () => undefined);
       this.pending.add(tracked);
       void tracked.finally(() => this.pending.delete(tracked));
@@ -132,17 +148,18 @@ export class CheckpointManager {
     await this.runWithPolicy(backend, name, async () => {
       saved = await backend.save(state, name);
       return saved;
-    }, true);
+    }, true, () => this.metrics?.checkpoint.recordSave(backend.tier, (performance.now() - t0) / 1000, { bytes: tensorBytes(state) }));
     return saved;
   }
 
   /** Runs a save with the configured policy; failures are recorded (or thrown when `rethrow`). */
-  private async runWithPolicy(backend: CheckpointBackend, name: string, attempt: () => Promise<string>, rethrow = false): Promise<void> {
+  private async runWithPolicy(backend: CheckpointBackend, name: string, attempt: () => Promise<string>, rethrow = false, onCommitted?: () => void): Promise<void> {
     const policy = this.config.asyncSavePolicy;
     const attempts = policy === 'retry' ? this.config.asyncSaveRetries + 1 : 1;
     for (let n = 0; ; n++) {
       try {
         await attempt();
+        onCommitted?.();
         break;
       } catch (err) {
         const e = err instanceof CheckpointSaveError ? err : new CheckpointSaveError(`Saving ${name} failed: ${describeError(err)}`, { tier: backend.tier, cause: err });
@@ -154,8 +171,8 @@ export class CheckpointManager {
         }
         if (policy === 'warn') {
           this.logger(`saving ${name} to ${backend.tier} failed; training goes on, the previous checkpoint stays: ${e.problem}`);
-          // A synchronous caller already sees null; waitForPendingSaves reports background failures.
-          if (!rethrow) this.failedSinceWait = true;
+          // A synchronous caller sees null, and the next waitForPendingSaves() answers false, as for a background failure.
+          this.failedSinceWait = true;
           return;
         }
         if (rethrow) throw e;
@@ -211,13 +228,20 @@ export class CheckpointManager {
   /**
    * Loads the newest whole checkpoint: from every tier (memory, then NVMe, then S3) unless one is named, newest
    * step first. A checkpoint that fails to load or verify is skipped with a warning and the next one tried.
-   * Returns null if there is none.
+   * Returns null only when every tier was read and none holds a checkpoint.
+   *
+   * A tier that cannot be listed (S3 down, credentials refused) is never taken for an empty one: when it was the
+   * tier asked for, or when no other tier holds a checkpoint, this raises CheckpointLoadError naming the tier and
+   * the cause; when another tier answered, its checkpoint is returned and `state.loadInfo.unreadableTiers` (and
+   * `lastLoad`) name the tiers that could not be read, with a warning.
    */
   async loadCheckpoint(options: LoadCheckpointOptions = {}): Promise<CheckpointState | null> {
     this.throwIfFailed();
+    const t0 = performance.now();
     const config = options.config ?? new CheckpointLoadConfig({ logger: this.logger });
     const tiers = options.tier !== undefined ? [options.tier] : TIER_ORDER.filter((t) => t !== CheckpointTier.S3 || this.config.s3Bucket !== null || this.s3 !== undefined);
     const candidates: Array<{ tier: CheckpointTier; name: string; order: number }> = [];
+    const unreadable: Array<UnreadableTier & { error: unknown }> = [];
     for (const [order, tier] of tiers.entries()) {
       const backend = this.backend(tier);
       try {
@@ -227,14 +251,20 @@ export class CheckpointManager {
           for (const name of await backend.listCheckpoints()) candidates.push({ tier, name, order });
         }
       } catch (err) {
-        this.logger(`cannot list tier ${tier}: ${describeError(err)}`);
+        unreadable.push({ tier, reason: err instanceof ElasticTrainingError ? err.problem : describeError(err), error: err });
       }
     }
+    if (unreadable.length > 0 && (options.tier !== undefined || candidates.length === 0)) throw unreadableError(unreadable);
+    for (const u of unreadable) this.logger(`cannot read tier ${u.tier}; loading from the other tiers, which may hold an older checkpoint: ${u.reason}`);
     candidates.sort((a, b) => stepOfName(b.name) - stepOfName(a.name) || a.order - b.order);
     for (const c of candidates) {
       try {
         const state = await this.backend(c.tier).load(c.name, config);
+        const info: LoadInfo = { tier: c.tier, name: c.name, unreadableTiers: unreadable.map(({ tier, reason }) => ({ tier, reason })) };
+        state.loadInfo = info;
+        this.lastLoad = info;
         this.lastLoadedTier = c.tier;
+        this.metrics?.checkpoint.recordLoad(c.tier, (performance.now() - t0) / 1000, { bytes: tensorBytes(state) });
         return state;
       } catch (err) {
         if (options.path !== undefined && options.tier !== undefined) throw err;
@@ -250,6 +280,23 @@ export class CheckpointManager {
     if (options.abort !== true) await Promise.all([...this.pending]);
     await this.caller.close(options);
   }
+}
+
+/** Bytes of tensor data in a state (what the metrics count as a checkpoint's size). */
+function tensorBytes(state: CheckpointState): number {
+  return encodeState(state.toDict()).tensors.reduce((n, t) => n + t.data.byteLength, 0);
+}
+
+function unreadableError(unreadable: Array<UnreadableTier & { error: unknown }>): CheckpointLoadError {
+  const list = unreadable.map((u) => `tier ${u.tier}: ${u.reason}`).join('; ');
+  return new CheckpointLoadError(`Cannot tell whether a checkpoint exists: ${list}`, {
+    tier: unreadable.map((u) => u.tier).join(', '),
+    cause: unreadable[0].error,
+    suggestions: [
+      'Fix the tier named (is the S3 endpoint up, are the credentials right?) and start again: starting from step 0 could overwrite newer checkpoints.',
+      'To start afresh on purpose, load from another tier only: loadCheckpoint({ tier: CheckpointTier.NVME }).',
+    ],
+  });
 }
 
 function pathOf(backend: CheckpointBackend, name: string): string {

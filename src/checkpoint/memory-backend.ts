@@ -2,7 +2,7 @@ import { CheckpointLoadError, ConfigurationError } from '../errors/index.js';
 import { DTYPES, type Dtype } from './dtypes.js';
 import { MemoryLimitExceeded } from './errors.js';
 import type { CheckpointLoadConfig } from './load-config.js';
-import { assertValidName, checkpointName, sortByStep } from './names.js';
+import { assertNameOfStep, assertValidName, checkpointName, sortByStep } from './names.js';
 import { CheckpointState } from './state.js';
 import { decodeState, encodeState, type Json } from './state-dict.js';
 import { bytesOf, type Tensor } from './tensor.js';
@@ -62,6 +62,7 @@ export class MemorySnapshotBackend implements CheckpointBackend {
   /** Copies the state in (synchronously); later changes to the live state do not reach the snapshot. */
   saveSync(state: CheckpointState, name = checkpointName(state.step)): string {
     assertValidName(name, this.tier);
+    assertNameOfStep(name, state.step, this.tier);
     const { json, tensors } = encodeState(state.toDict());
     const layout = new Map<string, { dtype: Dtype; shape: number[]; offset: number; bytes: number }>();
     let at = 0;

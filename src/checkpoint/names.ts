@@ -30,3 +30,21 @@ export function stepOfName(name: string): number {
 export function sortByStep(names: readonly string[]): string[] {
   return [...names].sort((a, b) => stepOfName(a) - stepOfName(b) || (a < b ? -1 : a > b ? 1 : 0));
 }
+
+/**
+ * A checkpoint's name carries its step (step_00001000, run-a_step_11), and listing, loading and retention order
+ * by it: a name that disagrees with the step saved inside (a copied or renamed directory) would be taken for
+ * another step, and retention would favour it. Such a checkpoint does not count; saving one is refused.
+ */
+export function nameAgreesWithStep(name: string, step: number): boolean {
+  return stepOfName(name) === step;
+}
+
+export function assertNameOfStep(name: string, step: number, tier?: string): void {
+  if (!nameAgreesWithStep(name, step)) {
+    throw new ConfigurationError(`Checkpoint name "${name}" does not carry the state's step ${step}${tier !== undefined ? ` (tier ${tier})` : ''}`, {
+      configKey: 'path',
+      suggestions: [`Name it after its step, e.g. ${checkpointName(step)} (the last number in a name is read as its step), or leave the name out.`],
+    });
+  }
+}

@@ -1,13 +1,13 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { CheckpointLoadError } from '../errors/index.js';
+import { CheckpointLoadError, CheckpointValidationError, ConfigurationError } from '../errors/index.js';
 import { runStaged, stageWrite } from './async-save.js';
 import { CheckpointLoadConfig } from './load-config.js';
-import { readLocalCheckpoint } from './local-read.js';
+import { readLocalCheckpoint, readLocalMarkerStep } from './local-read.js';
 import { fsyncDir, removeStaleTemporaries, trashName, writeLocalCheckpoint } from './local-write.js';
 import { COMMIT_FILE } from './manifest.js';
 import { deleteAllButNewest, newestListed } from './retention.js';
-import { assertValidName, checkpointName, isValidName, sortByStep } from './names.js';
+import { assertNameOfStep, assertValidName, checkpointName, isValidName, nameAgreesWithStep, sortByStep, stepOfName } from './names.js';
 import { sharedCaller, type PersistentAsyncCaller } from './persistent-caller.js';
 import { planCheckpoint } from './plan.js';
 import { StagingPool } from './staging.js';
@@ -15,7 +15,11 @@ import { CheckpointState } from './state.js';
 import { CheckpointTier, type CheckpointBackend, type PendingSave } from './tier.js';
 
 export interface NVMeBackendOptions {
-  /** Accepted for the reference's sake: saves are always atomic (temporary directory, marker, rename). */
+  /**
+   * Saves are always atomic (temporary directory, marker, rename into place): `true` (the default) is accepted,
+   * `false` is refused with a ConfigurationError, since a non-atomic save could leave a half checkpoint under a
+   * checkpoint's name, and an atomic one costs no more here.
+   */
   useAtomicSave?: boolean;
   /** fsync files and directories (default true). */
   fsync?: boolean;
@@ -37,6 +41,12 @@ export class NVMeBackend implements CheckpointBackend {
   private readonly loadConfig: CheckpointLoadConfig;
 
   constructor(root: string, options: NVMeBackendOptions = {}) {
+    if (options.useAtomicSave !== undefined && options.useAtomicSave !== true) {
+      throw new ConfigurationError(`NVMeBackend saves are always atomic; useAtomicSave: ${JSON.stringify(options.useAtomicSave)} is not supported`, {
+        configKey: 'useAtomicSave',
+        suggestions: ['Leave useAtomicSave out (or true): the atomic save (temporary directory, commit marker, rename) is as fast as writing in place, and a crash never leaves half a checkpoint.'],
+      });
+    }
     this.root = path.resolve(root);
     this.fsync = options.fsync ?? true;
     this.caller = options.caller ?? sharedCaller();
@@ -51,6 +61,7 @@ export class NVMeBackend implements CheckpointBackend {
 
   async save(state: CheckpointState, name = checkpointName(state.step)): Promise<string> {
     assertValidName(name, this.tier);
+    assertNameOfStep(name, state.step, this.tier);
     await removeStaleTemporaries(this.root);
     const { plan, sources } = planCheckpoint(state.toDict(), { step: state.step, worldSize: state.worldSize, timestamp: state.timestamp });
     return writeLocalCheckpoint(this.root, name, plan, sources, { fsync: this.fsync });
@@ -63,6 +74,7 @@ export class NVMeBackend implements CheckpointBackend {
   /** Stages `state` for the writer thread; the manager drives retries through the returned write. */
   async stageAsync(state: CheckpointState, name = checkpointName(state.step)): Promise<Awaited<ReturnType<typeof stageWrite>>> {
     assertValidName(name, this.tier);
+    assertNameOfStep(name, state.step, this.tier);
     return stageWrite(state.toDict(), state.step, state.worldSize, { kind: 'local', root: this.root, fsync: this.fsync }, name, this.stagingPool, this.caller);
   }
 
@@ -70,7 +82,10 @@ export class NVMeBackend implements CheckpointBackend {
     const n = name ?? (await this.getLatestCheckpoint());
     if (n === null) throw new CheckpointLoadError('No committed checkpoint in this directory', { tier: this.tier, path: this.root });
     const dir = this.pathOf(n);
-    const { state } = await readLocalCheckpoint(dir, config);
+    const { manifest, state } = await readLocalCheckpoint(dir, config);
+    if (!nameAgreesWithStep(n, manifest.step)) {
+      throw new CheckpointValidationError(`Checkpoint ${n} holds step ${manifest.step}, not the step ${stepOfName(n)} its name says (copied or renamed): it does not count`, { tier: this.tier, path: dir });
+    }
     return CheckpointState.fromDict(state, { validate: config.validateStructure, where: dir });
   }
 
@@ -93,8 +108,14 @@ export class NVMeBackend implements CheckpointBackend {
       throw err;
     }
     const names = entries.filter((e) => e.isDirectory() && isValidName(e.name) && e.name.startsWith(prefix)).map((e) => e.name);
-    const committed = await Promise.all(names.map(async (n) => ((await this.exists(n)) ? n : null)));
-    return sortByStep(committed.filter((n): n is string => n !== null));
+    // A directory whose marker records another step than its name (a copy) does not count; an unreadable marker
+    // is left in, for load() to report.
+    const counted = await Promise.all(names.map(async (n) => {
+      if (!(await this.exists(n))) return null;
+      const step = await readLocalMarkerStep(path.join(this.root, n));
+      return step === null || nameAgreesWithStep(n, step) ? n : null;
+    }));
+    return sortByStep(counted.filter((n): n is string => n !== null));
   }
 
   /**

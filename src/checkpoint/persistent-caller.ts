@@ -1,11 +1,19 @@
 import { Worker } from 'node:worker_threads';
 import { CheckpointSaveError } from '../errors/index.js';
-import type { WorkerReply, WriteJob } from './worker-protocol.js';
+import type { CallJob, WorkerReply, WorkerRequest, WriteJob } from './worker-protocol.js';
 
 interface Pending {
-  resolve(path: string): void;
+  resolve(value: unknown): void;
   reject(err: Error): void;
-  job: WriteJob;
+}
+
+/**
+ * The AWS SDK warns about the Node version once per module instance, and a worker thread has instances of its own:
+ * a process saving to S3 printed it twice (main thread and writer). The main thread still says it once; the
+ * writer, whose env is its own copy, is told not to (the SDK's documented switch).
+ */
+function writerEnv(): NodeJS.ProcessEnv {
+  return { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
 }
 
 function spawnWriter(): Worker {
@@ -15,9 +23,9 @@ function spawnWriter(): Worker {
     const target = new URL('./writer-worker.ts', here).href;
     const tsx = import.meta.resolve('tsx/esm/api');
     const code = `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(target)}); })`;
-    return new Worker(code, { eval: true, name: 'eh-checkpoint-writer' });
+    return new Worker(code, { eval: true, name: 'eh-checkpoint-writer', env: writerEnv() });
   }
-  return new Worker(new URL('./writer-worker.js', here), { name: 'eh-checkpoint-writer' });
+  return new Worker(new URL('./writer-worker.js', here), { name: 'eh-checkpoint-writer', env: writerEnv() });
 }
 
 /**
@@ -56,13 +64,32 @@ export class PersistentAsyncCaller {
     this.ensure();
   }
 
-  run(job: WriteJob): Promise<string> {
+  /** Writes a staged checkpoint on the writer thread; resolves with its location. */
+  async run(job: WriteJob): Promise<string> {
+    return String(await this.post({ kind: 'write', ...job, id: 0 }));
+  }
+
+  /**
+   * Calls a named function on the writer thread (after its `preload`, whose result are the arguments), in turn
+   * with the writes; resolves with its result. Arguments and result are structured-cloned.
+   */
+  call(job: CallJob): Promise<unknown> {
+    return this.post({ kind: 'call', ...job, id: 0 });
+  }
+
+  private post(request: WorkerRequest): Promise<unknown> {
     const worker = this.ensure();
     const id = this.nextId++;
-    return new Promise<string>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, job });
+    return new Promise<unknown>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
       worker.ref();
-      worker.postMessage({ ...job, id });
+      try {
+        worker.postMessage({ ...request, id });
+      } catch (err) {
+        this.pending.delete(id);
+        if (this.pending.size === 0) worker.unref();
+        reject(new CheckpointSaveError(`The arguments cannot be sent to the writer thread: ${(err as Error).message}`, { cause: err }));
+      }
     });
   }
 
@@ -91,9 +118,9 @@ export class PersistentAsyncCaller {
       if (p === undefined) return;
       this.pending.delete(reply.id);
       if (this.pending.size === 0) worker.unref();
-      if (reply.ok) p.resolve(reply.path);
+      if (reply.ok) p.resolve(reply.value);
       else {
-        const err = new CheckpointSaveError(reply.message);
+        const err = new CheckpointSaveError(reply.message, { tier: reply.tier, path: reply.path });
         if (reply.code !== undefined) Object.assign(err, { code: reply.code });
         p.reject(err);
       }

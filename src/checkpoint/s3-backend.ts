@@ -1,9 +1,10 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import { CheckpointLoadError, ConfigurationError } from '../errors/index.js';
+import { assertS3Prefix } from '../config/index.js';
+import { CheckpointError, CheckpointLoadError, CheckpointValidationError, ConfigurationError, describeError } from '../errors/index.js';
 import { runStaged, stageWrite } from './async-save.js';
 import { CheckpointLoadConfig } from './load-config.js';
 import { deleteAllButNewest, newestListed } from './retention.js';
-import { assertValidName, checkpointName, sortByStep } from './names.js';
+import { assertNameOfStep, assertValidName, checkpointName, nameAgreesWithStep, sortByStep, stepOfName } from './names.js';
 import { sharedCaller, type PersistentAsyncCaller } from './persistent-caller.js';
 import { planCheckpoint } from './plan.js';
 import { normalizedPrefix, type S3Settings } from './s3-settings.js';
@@ -36,6 +37,7 @@ export class S3Backend implements CheckpointBackend {
     if (settings.partSize !== undefined && settings.partSize < 5 * 1024 * 1024) {
       throw new ConfigurationError(`partSize ${settings.partSize} is below S3's 5 MiB minimum part`, { configKey: 'partSize' });
     }
+    if (settings.prefix !== undefined) assertS3Prefix(settings.prefix);
     this.settings = settings;
     this.caller = caller ?? sharedCaller();
     this.stagingPool = stagingPool ?? new StagingPool();
@@ -58,8 +60,14 @@ export class S3Backend implements CheckpointBackend {
     return `s3://${this.settings.bucket}/${normalizedPrefix(this.settings)}${name}`;
   }
 
+  /** The server this backend talks to, for messages. */
+  get endpoint(): string {
+    return this.settings.endpoint ?? `AWS S3 (${this.settings.region ?? 'us-east-1'})`;
+  }
+
   async save(state: CheckpointState, name = checkpointName(state.step)): Promise<string> {
     assertValidName(name, this.tier);
+    assertNameOfStep(name, state.step, this.tier);
     const { plan, sources } = planCheckpoint(state.toDict(), { step: state.step, worldSize: state.worldSize, timestamp: state.timestamp });
     const { mod, client } = await this.s3();
     return mod.writeS3Checkpoint(this.settings, name, plan, sources, client);
@@ -71,6 +79,7 @@ export class S3Backend implements CheckpointBackend {
 
   async stageAsync(state: CheckpointState, name = checkpointName(state.step)): Promise<Awaited<ReturnType<typeof stageWrite>>> {
     assertValidName(name, this.tier);
+    assertNameOfStep(name, state.step, this.tier);
     return stageWrite(state.toDict(), state.step, state.worldSize, { kind: 's3', settings: this.settings }, name, this.stagingPool, this.caller);
   }
 
@@ -79,7 +88,10 @@ export class S3Backend implements CheckpointBackend {
     if (n === null) throw new CheckpointLoadError('No committed checkpoint under this prefix', { tier: this.tier, path: `s3://${this.settings.bucket}/${normalizedPrefix(this.settings)}` });
     assertValidName(n, this.tier);
     const { mod, client } = await this.s3();
-    const { state } = await mod.readS3Checkpoint(this.settings, n, config, client);
+    const { manifest, state } = await mod.readS3Checkpoint(this.settings, n, config, client);
+    if (!nameAgreesWithStep(n, manifest.step)) {
+      throw new CheckpointValidationError(`Checkpoint ${n} holds step ${manifest.step}, not the step ${stepOfName(n)} its name says (copied or renamed): it does not count`, { tier: this.tier, path: this.pathOf(n) });
+    }
     return CheckpointState.fromDict(state, { validate: config.validateStructure, where: this.pathOf(n) });
   }
 
@@ -89,9 +101,25 @@ export class S3Backend implements CheckpointBackend {
     return mod.s3Exists(this.settings, name, client);
   }
 
+  /**
+   * Committed checkpoints whose marker records the step their name says (one small GET each). A listing that
+   * fails (server down, credentials refused) is a CheckpointLoadError naming the endpoint.
+   */
   async listCheckpoints(prefix = ''): Promise<string[]> {
     const { mod, client } = await this.s3();
-    return sortByStep((await mod.listS3Checkpoints(this.settings, client)).filter((n) => n.startsWith(prefix)));
+    try {
+      const names = (await mod.listS3Checkpoints(this.settings, client)).filter((n) => n.startsWith(prefix));
+      const steps = await Promise.all(names.map((n) => mod.readS3MarkerStep(this.settings, n, client)));
+      return sortByStep(names.filter((n, i) => steps[i] === null || nameAgreesWithStep(n, steps[i]!)));
+    } catch (err) {
+      if (err instanceof CheckpointError) throw err;
+      throw new CheckpointLoadError(`Cannot list the checkpoints at ${this.endpoint}: ${describeError(err)}`, {
+        tier: this.tier,
+        path: `s3://${this.settings.bucket}/${normalizedPrefix(this.settings)}`,
+        cause: err,
+        suggestions: ['Check that the S3 endpoint is up and reachable, the bucket exists and the credentials may list it (`eh config validate FILE --s3` checks all three).'],
+      });
+    }
   }
 
   async delete(name: string): Promise<void> {

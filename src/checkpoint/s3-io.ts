@@ -13,6 +13,7 @@ import { CheckpointError, CheckpointLoadError, CheckpointSaveError, CheckpointVa
 import { crc32, crcHex } from './crc32.js';
 import type { CheckpointLoadConfig } from './load-config.js';
 import { COMMIT_FILE, FORMAT_NAME, MANIFEST_FILE, MAX_MANIFEST_BYTES, parseCommit, parseManifest, type Manifest } from './manifest.js';
+import { s3KeyProblem } from '../config/index.js';
 import { isValidName } from './names.js';
 import { normalizedPrefix, type S3Settings } from './s3-settings.js';
 export { normalizedPrefix, type S3Settings };
@@ -24,6 +25,7 @@ const CHUNK = 8 * 1024 * 1024;
 const MIN_PART = 5 * 1024 * 1024;
 
 export function makeS3Client(settings: S3Settings): S3Client {
+  const timeout = settings.requestTimeoutMs ?? 60_000;
   const config: S3ClientConfig = {
     region: settings.region ?? 'us-east-1',
     endpoint: settings.endpoint,
@@ -32,17 +34,29 @@ export function makeS3Client(settings: S3Settings): S3Client {
     maxAttempts: settings.maxAttempts ?? 3,
     requestChecksumCalculation: settings.requestChecksumCalculation ?? 'WHEN_REQUIRED',
     responseChecksumValidation: settings.requestChecksumCalculation ?? 'WHEN_REQUIRED',
-    requestHandler: { requestTimeout: settings.requestTimeoutMs ?? 60_000, connectionTimeout: Math.min(10_000, settings.requestTimeoutMs ?? 10_000) },
+    // throwOnRequestTimeout: without it the SDK only logs that a request is late and waits on for ever (a server
+    // that stopped answering hung every save, and close() with it); socketTimeout covers a body that stalls
+    // after the response headers came.
+    requestHandler: { requestTimeout: timeout, socketTimeout: timeout, throwOnRequestTimeout: true, connectionTimeout: Math.min(10_000, timeout) },
   };
   return new S3Client(config);
 }
 
+/** Every object key is checked as the prefix is (src/config's one rule): no key may leave the prefix. */
 function keyOf(settings: S3Settings, name: string, file: string): string {
-  return `${normalizedPrefix(settings)}${name}/${file}`;
+  const key = `${normalizedPrefix(settings)}${name}/${file}`;
+  const problem = s3KeyProblem(key);
+  if (problem !== undefined) throw new CheckpointValidationError(`Object key ${JSON.stringify(key)} ${problem}`, { path: `s3://${settings.bucket}/${key}`, tier: 'S3' });
+  return key;
 }
 
 function where(settings: S3Settings, name: string): string {
   return `s3://${settings.bucket}/${normalizedPrefix(settings)}${name}`;
+}
+
+/** The server a request goes to, for messages: the endpoint URL, or AWS and its region. */
+export function endpointOf(settings: S3Settings): string {
+  return settings.endpoint ?? `AWS S3 (${settings.region ?? 'us-east-1'})`;
 }
 
 function isNotFound(err: unknown): boolean {
@@ -90,7 +104,7 @@ export async function writeS3Checkpoint(settings: S3Settings, name: string, plan
     await client.send(new PutObjectCommand({ Bucket: settings.bucket, Key: keyOf(settings, name, COMMIT_FILE), Body: JSON.stringify(marker), ContentType: 'application/json' }));
     return at;
   } catch (err) {
-    throw new CheckpointSaveError(`Could not upload checkpoint ${name}: ${describeError(err)}`, { path: at, tier: 'S3', cause: err });
+    throw new CheckpointSaveError(`Could not upload checkpoint ${name} to ${endpointOf(settings)}: ${describeError(err)}`, { path: at, tier: 'S3', cause: err });
   }
 }
 
@@ -146,7 +160,7 @@ export async function readS3Checkpoint(settings: S3Settings, name: string, confi
   } catch (err) {
     if (err instanceof CheckpointError) throw err;
     if (isNotFound(err)) throw new CheckpointLoadError(`Checkpoint ${name} not found (or not committed)`, { path: at, tier: 'S3', cause: err });
-    throw new CheckpointLoadError(`Cannot read checkpoint ${name}: ${describeError(err)}`, { path: at, tier: 'S3', cause: err });
+    throw new CheckpointLoadError(`Cannot read checkpoint ${name} from ${endpointOf(settings)}: ${describeError(err)}`, { path: at, tier: 'S3', cause: err });
   }
 }
 
@@ -165,6 +179,16 @@ export async function listS3Checkpoints(settings: S3Settings, client: S3Client):
     token = res.IsTruncated === true ? res.NextContinuationToken : undefined;
   } while (token !== undefined);
   return names;
+}
+
+/** The step a checkpoint's commit marker records; null when it has none or it is not a marker (the load reports it). */
+export async function readS3MarkerStep(settings: S3Settings, name: string, client: S3Client): Promise<number | null> {
+  try {
+    return parseCommit(await getObject(client, settings, keyOf(settings, name, COMMIT_FILE), 4096), `${where(settings, name)}/${COMMIT_FILE}`).step;
+  } catch (err) {
+    if (err instanceof CheckpointValidationError || isNotFound(err)) return null;
+    throw err;
+  }
 }
 
 export async function s3Exists(settings: S3Settings, name: string, client: S3Client): Promise<boolean> {

@@ -15,6 +15,20 @@ export interface CheckpointStateInit {
   timestamp?: number;
 }
 
+/** A tier the manager could not read when it loaded, and why. */
+export interface UnreadableTier {
+  tier: string;
+  reason: string;
+}
+
+/** Where a loaded state came from (set by CheckpointManager.loadCheckpoint; never saved). */
+export interface LoadInfo {
+  tier: string;
+  name: string;
+  /** Tiers that could not be listed: the state may be older than what they hold. */
+  unreadableTiers: UnreadableTier[];
+}
+
 const FIELDS = ['step', 'epoch', 'modelStateDict', 'optimizerStateDict', 'lrSchedulerStateDict', 'datasetState', 'rngStates', 'metrics', 'worldSize', 'timestamp'] as const;
 
 function isDict(v: unknown): v is StateDict {
@@ -33,6 +47,8 @@ export class CheckpointState {
   metrics: StateDict;
   worldSize: number;
   timestamp: number;
+  /** Set by CheckpointManager.loadCheckpoint(): the tier and name read, and the tiers it could not read. */
+  loadInfo: LoadInfo | null = null;
 
   constructor(init: CheckpointStateInit) {
     if (!Number.isSafeInteger(init.step) || init.step < 0) {
@@ -93,8 +109,16 @@ export class CheckpointState {
     });
   }
 
-  /** A deep copy (cpu_copy's counterpart): later changes to the live tensors cannot reach it. */
+  /** A deep copy: later changes to the live tensors cannot reach it. */
   clone(): CheckpointState {
     return CheckpointState.fromDict(cloneState(this.toDict()));
+  }
+
+  /**
+   * The reference's `cpu_copy()`: a copy whose tensors live in this process's own memory. Tensors here are always
+   * host typed arrays, so it is the same deep copy as clone(): the copy is safe to keep while training goes on.
+   */
+  cpuCopy(): CheckpointState {
+    return this.clone();
   }
 }

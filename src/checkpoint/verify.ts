@@ -37,7 +37,7 @@ export function checkManifestBounds(manifest: Manifest, actualSizes: Map<string,
 /** Builds the state from the files' bytes, checking each header against the manifest and every checksum. */
 export function assembleState(manifest: Manifest, data: Map<string, Uint8Array>, config: CheckpointLoadConfig, where: string): StateValue {
   const verify = config.verifyChecksums;
-  if (!verify) config.warn(`checksums of ${where} are not verified (trustedSource with safeMode off)`);
+  if (!verify) config.warn(`checksums of ${where} are not verified (safeMode off): corrupt data would load unnoticed`);
   for (const f of manifest.files) {
     const bytes = data.get(f.name)!;
     const at = `${where}/${f.name}`;

@@ -1,5 +1,6 @@
 import type { CheckpointPlan } from './plan.js';
 import type { S3Settings } from './s3-settings.js';
+import type { WriterFunction } from './writer-function.js';
 
 /** Where a background write goes: plain data, posted to the writer thread. */
 export type WriteTarget = { kind: 'local'; root: string; fsync?: boolean } | { kind: 's3'; settings: S3Settings };
@@ -14,8 +15,13 @@ export interface WriteJob {
   lengths: number[];
 }
 
-export interface WorkerRequest extends WriteJob {
-  id: number;
+/** A call of a named function on the writer thread (an AsyncRequest): `preload` first, its result `fn`'s arguments. */
+export interface CallJob {
+  fn: WriterFunction;
+  args: unknown[];
+  preload?: WriterFunction;
 }
 
-export type WorkerReply = { id: number; ok: true; path: string; ms: number } | { id: number; ok: false; name: string; message: string; code?: string };
+export type WorkerRequest = ({ kind: 'write' } & WriteJob & { id: number }) | ({ kind: 'call' } & CallJob & { id: number });
+
+export type WorkerReply = { id: number; ok: true; value: unknown; ms: number } | { id: number; ok: false; name: string; message: string; code?: string; tier?: string; path?: string };

@@ -29,7 +29,7 @@ export { MAX_ALIASED_VALUES } from './parse-yaml.js';
 export { toConfigurationError, type ValidationResult, type ConfigIssue } from './result.js';
 export { validateElasticConfig, type ConfigValidationResult } from './validate.js';
 export { validateConfig, type ValidateConfigOptions } from './validate-config.js';
-export { validateS3Access, type S3AccessOptions } from './s3.js';
+export { validateS3Access, s3KeyProblem, assertS3Prefix, type S3AccessOptions } from './s3.js';
 export { checkConfigFile, issueLines, type CheckConfigFileOptions } from './check-file.js';
 export { loadConfigFile, loadConfig, type LoadedConfig, type LoadConfigFileOptions } from './load.js';
 export { didYouMean } from './suggest.js';

@@ -1,4 +1,5 @@
 import type { ConfigIssue } from './result.js';
+import { s3KeyProblem } from './s3.js';
 
 /**
  * Rules across keys. `get` returns a key's value (the default if absent), or undefined when the key itself is
@@ -42,6 +43,11 @@ export function crossFieldIssues(get: Getter): ConfigIssue[] {
       warning('checkpoint.checkpoint_interval', `checkpoint.checkpoint_interval (${ckpt}) is not a multiple of checkpoint.memory_snapshot_interval (${snap}): durable checkpoints will not coincide with snapshots; use e.g. ${Math.round(ckpt / snap) * snap || snap}`);
     }
   }
+
+  // The same check CheckpointConfig makes: objects under a prefix with ".." or "//" land where no listing finds them.
+  const s3Prefix = get('checkpoint.s3_prefix');
+  const prefixProblem = typeof s3Prefix === 'string' ? s3KeyProblem(s3Prefix, { prefix: true }) : undefined;
+  if (prefixProblem !== undefined) error('checkpoint.s3_prefix', `checkpoint.s3_prefix (s3Prefix) ${JSON.stringify(s3Prefix)} ${prefixProblem}`);
 
   if (get('scaling.strategy') === 'constant_batch' && get('scaling.target_global_batch_size') === null) {
     error('scaling.target_global_batch_size', 'scaling.target_global_batch_size is required when scaling.strategy is constant_batch (the global batch to keep constant)');

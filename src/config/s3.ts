@@ -1,4 +1,4 @@
-import { describeError } from '../errors/index.js';
+import { ConfigurationError, describeError } from '../errors/index.js';
 import { resultOf, type ConfigIssue, type ValidationResult } from './result.js';
 
 export interface S3AccessOptions {
@@ -27,6 +27,38 @@ interface SdkError {
   code?: string;
   message?: string;
   $metadata?: { httpStatusCode?: number };
+}
+
+/**
+ * Why an S3 key (or key prefix, with `prefix: true`) is unsafe, or undefined when it is not. S3 keys are flat
+ * strings, but every tool that maps them to paths (the console, s3rver, `aws s3 sync`, MinIO on disk) reads `/` as
+ * a separator: a leading `/`, an empty, `.` or `..` segment makes objects land outside the prefix they were meant
+ * for, where a listing of that prefix never finds them. A prefix may end with one `/`; a key may not.
+ */
+export function s3KeyProblem(key: string, options: { prefix?: boolean } = {}): string | undefined {
+  if (typeof key !== 'string') return `must be a string, got ${typeof key}`;
+  if (key === '') return options.prefix === true ? undefined : 'is empty';
+  if (key.startsWith('/')) return 'starts with "/" (S3 keys are relative: write "runs/r1/", not "/runs/r1/")';
+  const body = options.prefix === true && key.endsWith('/') ? key.slice(0, -1) : key;
+  for (const segment of body.split('/')) {
+    if (segment === '') return 'has an empty segment ("//" or a trailing "/" too many)';
+    if (segment === '.' || segment === '..') return `has a "${segment}" segment, which would place objects outside the prefix`;
+  }
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(key)) return 'holds a control character';
+  return undefined;
+}
+
+/** Throws a ConfigurationError naming `configKey` (default s3Prefix) if `prefix` is not a safe key prefix; returns it. */
+export function assertS3Prefix(prefix: string, configKey = 's3Prefix'): string {
+  const problem = s3KeyProblem(prefix, { prefix: true });
+  if (problem !== undefined) {
+    throw new ConfigurationError(`${configKey} ${JSON.stringify(prefix)} ${problem}`, {
+      configKey,
+      suggestions: ['Use plain segments separated by single "/", e.g. "training/run-001/", with no leading "/" and no "." or ".." segment.'],
+    });
+  }
+  return prefix;
 }
 
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;

@@ -2,7 +2,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import { cleanupDistributed, getRank, setupDistributedEnvironment } from '../../src/collective/index.js';
-import { AsyncCallsQueue, AsyncCheckpointer, AsyncRequest, loadStateDict } from '../../src/checkpoint/index.js';
+import { AsyncCallsQueue, AsyncCheckpointer, AsyncRequest, loadStateDict, writerFunction } from '../../src/checkpoint/index.js';
 
 const [dir] = process.argv.slice(2);
 await setupDistributedEnvironment({ timeoutMs: 30_000 });
@@ -10,8 +10,9 @@ const rank = getRank();
 const out: Record<string, unknown> = { rank };
 const finalized: number[] = [];
 const queue = new AsyncCallsQueue(); // default agreement: the collective's process group
-queue.scheduleAsyncRequest(new AsyncRequest({ asyncFn: () => sleep(rank === 1 ? 1500 : 20), finalizeFns: [() => void finalized.push(0)] }));
-await sleep(300); // rank 0's call is done here, rank 1's is not
+queue.scheduleAsyncRequest(new AsyncRequest({ asyncFn: writerFunction(new URL('./writer-fns.ts', import.meta.url), 'wait'), asyncFnArgs: [rank === 1 ? 4000 : 20], finalizeFns: [() => void finalized.push(0)] }));
+// Rank 0's call is done once the writer thread booted and slept 20 ms; rank 1's takes 4 s more.
+await sleep(rank === 0 ? 2000 : 300);
 out.early = await queue.maybeFinalizeAsyncCalls();
 out.blocking = await queue.maybeFinalizeAsyncCalls({ blocking: true });
 out.finalized = finalized;

@@ -65,17 +65,25 @@ test('a flipped data byte fails its tensor checksum; a flipped header byte fails
   }
 });
 
-test('trustedSource with safeMode off skips checksums (and warns); the default never does', async () => {
+test('safeMode off skips checksums with a warning; trustedSource only silences that warning; the default always verifies', async () => {
   const f = await fixture();
   try {
     const file = path.join(f.dir, 'model.safetensors');
     const size = (await readFile(file)).length;
     await flipByte(file, size - 7);
     const warnings: string[] = [];
-    const s = await f.backend.load('step_00000005', new CheckpointLoadConfig({ safeMode: false, trustedSource: true, logger: (m) => warnings.push(m) }));
+    const logger = (m: string): void => void warnings.push(m);
+    // trustedSource alone turns no check off.
+    await assert.rejects(f.backend.load('step_00000005', new CheckpointLoadConfig({ trustedSource: true, logger })), CheckpointValidationError);
+    const s = await f.backend.load('step_00000005', new CheckpointLoadConfig({ safeMode: false, logger }));
     assert.equal(((s.modelStateDict.w as Tensor).data as Float32Array).length, 1000);
-    assert.ok(warnings.some((w) => /not verified/.test(w)));
-    await assert.rejects(f.backend.load('step_00000005', new CheckpointLoadConfig({ safeMode: false })), CheckpointValidationError);
+    assert.equal(warnings.filter((w) => /not verified/.test(w)).length, 1, warnings.join('\n'));
+    // A trusted source: the same load, and no security warning.
+    await f.backend.load('step_00000005', new CheckpointLoadConfig({ safeMode: false, trustedSource: true, logger }));
+    assert.equal(warnings.length, 1, warnings.join('\n'));
+    // Bounds are checked whatever the config says.
+    await truncate(file, size - 1);
+    await assert.rejects(f.backend.load('step_00000005', new CheckpointLoadConfig({ safeMode: false, trustedSource: true, logger })), CheckpointValidationError);
   } finally {
     await f.cleanup();
   }
@@ -195,7 +203,14 @@ test('validateStructure: a checkpoint without the training-state fields names th
       delete s.epoch;
       s.step = 'five';
     });
-    await assert.rejects(f.backend.load('step_00000005'), (e: unknown) => e instanceof CheckpointValidationError);
+    await assert.rejects(f.backend.load('step_00000005'), (e: unknown) => {
+      assert.ok(e instanceof CheckpointValidationError, String(e));
+      assert.deepEqual(e.missingKeys, ['epoch']);
+      assert.deepEqual(e.invalidKeys, ['step']);
+      assert.match(e.message, /missing keys: epoch\b/);
+      assert.match(e.message, /invalid keys: step\b/);
+      return true;
+    });
   } finally {
     await f.cleanup();
   }

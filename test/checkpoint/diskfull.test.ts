@@ -38,6 +38,8 @@ for (const asyncSave of [false, true]) {
           await assert.rejects(manager.saveCheckpoint(big, CheckpointTier.NVME), (e: unknown) => e instanceof CheckpointSaveError && /ENOSPC|no space/i.test(e.message));
         } else if (!asyncSave) {
           assert.equal(await manager.saveCheckpoint(big, CheckpointTier.NVME), null);
+          // As the README says: a failure under "warn", synchronous or not, makes the next wait answer false.
+          assert.equal(await manager.waitForPendingSaves(20_000), false);
         } else {
           assert.equal(await manager.saveCheckpoint(big, CheckpointTier.NVME), path.join(dir, 'step_00000002'));
           if (policy === 'warn') assert.equal(await manager.waitForPendingSaves(20_000), false);

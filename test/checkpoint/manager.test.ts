@@ -10,6 +10,8 @@ import {
   AsyncCallsQueue,
   AsyncCheckpointer,
   AsyncRequest,
+  writerFunction,
+  type WriterFunction,
   CheckpointManager,
   defaultAgreement,
   CheckpointState,
@@ -206,35 +208,56 @@ test('AsyncCallsQueue: increasing indices, finalize on the main thread in order,
     const agreed: number[] = [];
     const queue = new AsyncCallsQueue({ agreement: { allReduceMin: async (v) => { agreed.push(v); return Math.min(v, peerDone); } } });
     const order: number[] = [];
-    const req = (i: number, ms: number): AsyncRequest => new AsyncRequest({ asyncFn: async () => new Promise((r) => setTimeout(r, ms)), finalizeFns: [() => { order.push(i); }] });
+    const fns = new URL('./writer-fns.ts', import.meta.url);
+    const req = (i: number, ms: number): AsyncRequest => new AsyncRequest({ asyncFn: writerFunction(fns, 'wait'), asyncFnArgs: [ms], finalizeFns: [() => { order.push(i); }] });
     const r0 = req(0, 10);
     assert.equal(queue.scheduleAsyncRequest(r0), 0);
     assert.equal(queue.scheduleAsyncRequest(req(1, 30)), 1);
     assert.throws(() => r0.addFinalizeFn(() => undefined), ConfigurationError);
-    await new Promise((r) => setTimeout(r, 80));
-    // This rank is done, the peer is not: nothing is finalized.
-    assert.deepEqual(await queue.maybeFinalizeAsyncCalls(), []);
+    // Blocking waits for call 0 on this rank; the peer is not done, so nothing is finalized.
+    assert.deepEqual(await queue.maybeFinalizeAsyncCalls({ blocking: true }), []);
     assert.equal(queue.getNumUnfinalizedCalls(), 2);
     peerDone = 1;
-    assert.deepEqual(await queue.maybeFinalizeAsyncCalls(), [0, 1]);
+    assert.deepEqual(await queue.maybeFinalizeAsyncCalls({ blocking: true }), [0, 1]);
     assert.deepEqual(order, [0, 1]);
     assert.ok(agreed.length >= 3);
     // A failing call raises at finalization.
-    queue.scheduleAsyncRequest(new AsyncRequest({ asyncFn: async () => { throw new Error('disk on fire'); } }));
+    queue.scheduleAsyncRequest(new AsyncRequest({ asyncFn: writerFunction(fns, 'fail'), asyncFnArgs: ['disk on fire'] }));
     await assert.rejects(queue.maybeFinalizeAsyncCalls({ blocking: true, noDist: true }), (e: unknown) => e instanceof CheckpointSaveError && /disk on fire/.test(e.message));
+    // A closure cannot run on the writer thread: refused at once, with the fix.
+    assert.throws(() => new AsyncRequest({ asyncFn: (async () => undefined) as unknown as WriterFunction }), (e: unknown) => e instanceof ConfigurationError && /writerFunction/.test(e.message));
+    assert.throws(() => writerFunction('./relative.js', 'f'), ConfigurationError);
 
     // Several ranks and no agreement given: asking for agreement is refused with the fix, noDist still works.
     const guessing = new AsyncCallsQueue({ agreement: defaultAgreement({ WORLD_SIZE: '4' }) });
-    guessing.scheduleAsyncRequest(new AsyncRequest({ asyncFn: async () => undefined }));
+    guessing.scheduleAsyncRequest(new AsyncRequest({ asyncFn: writerFunction(fns, 'wait'), asyncFnArgs: [1] }));
     await assert.rejects(guessing.maybeFinalizeAsyncCalls({ blocking: true }), (e: unknown) => e instanceof ConfigurationError && /WORLD_SIZE=4/.test(e.message));
     assert.deepEqual(await guessing.maybeFinalizeAsyncCalls({ blocking: true, noDist: true }), [0]);
-    // preloadFn runs at scheduling and hands asyncFn its arguments.
-    const seen: number[] = [];
-    const withPreload = new AsyncRequest<[number]>({ asyncFn: async (x) => void seen.push(x), asyncFnArgs: [1], preloadFn: (x) => [x + 41] });
+    await guessing.close();
+    await queue.close();
+
+    // asyncFn and preloadFn run on the persistent writer thread (not the main thread), preloadFn first, its result
+    // asyncFn's arguments; finalize functions run on the main thread; onSettled frees resources before finalization.
+    const shared = new SharedArrayBuffer(8 * 4);
+    let settledBeforeFinalize = false;
+    let finalizedOnMain: boolean | undefined;
     const q2 = new AsyncCallsQueue();
-    q2.scheduleAsyncRequest(withPreload);
+    q2.scheduleAsyncRequest(new AsyncRequest<[SharedArrayBuffer, number]>({
+      asyncFn: writerFunction(fns, 'record'),
+      asyncFnArgs: [shared, 1],
+      preloadFn: writerFunction(fns, 'addFortyOne'),
+      onSettled: () => void (settledBeforeFinalize = finalizedOnMain === undefined),
+      finalizeFns: [async () => void (finalizedOnMain = (await import('node:worker_threads')).isMainThread)],
+    }));
     await q2.maybeFinalizeAsyncCalls({ blocking: true });
-    assert.deepEqual(seen, [42]);
+    const seen = Array.from(new Float64Array(shared));
+    assert.equal(seen[0], 42, 'preloadFn got asyncFnArgs and asyncFn got its result');
+    assert.equal(seen[1], 0, 'preloadFn ran off the main thread');
+    assert.equal(seen[2], q2.caller.threadId, 'preloadFn ran on the persistent writer');
+    assert.equal(seen[3], -q2.caller.threadId!, 'asyncFn ran on the persistent writer');
+    assert.equal(finalizedOnMain, true);
+    assert.equal(settledBeforeFinalize, true);
+    await q2.close();
 
     const ckpt = new AsyncCheckpointer();
     const sd: StateDict = { w: { dtype: 'F32', shape: [3], data: new Float32Array([1, 2, 3]) }, step: 7 };

@@ -88,3 +88,19 @@ test('loadCheckpointToModel: strict key matching for tfjs models and plain state
   const extra = await createCheckpointState({ step: 3, model: { w: saved.modelStateDict.w, other: 1 } });
   await assert.rejects(loadCheckpointToModel(extra, { model: live }), (e: unknown) => e instanceof CheckpointValidationError && e.invalidKeys.includes('other'));
 });
+
+test('createCheckpointState({model: DataParallel}) saves the wrapped variables, as the reference unwraps DDP; loading into one restores them', async () => {
+  assert.equal(await tf.setBackend('cpu'), true);
+  const { DataParallel } = await import('../../src/tfjs/index.js');
+  const m = makeModel();
+  const vars = m.trainableWeights.map((w) => w.read() as tf.Variable);
+  const dp = new DataParallel(tf.train.adam(0.01), vars);
+  const wrapped = await createCheckpointState({ step: 1, model: dp });
+  const plain = await createCheckpointState({ step: 1, model: vars });
+  assert.deepEqual(Object.keys(wrapped.modelStateDict).sort(), Object.keys(plain.modelStateDict).sort());
+  assert.ok(Object.keys(wrapped.modelStateDict).length > 0);
+  const before = weightBytes(m);
+  for (const v of vars) v.assign(tf.zerosLike(v));
+  await loadCheckpointToModel(wrapped, { model: dp });
+  assert.deepEqual(weightBytes(m), before);
+});

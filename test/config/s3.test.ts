@@ -5,7 +5,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { validateConfig, validateS3Access, type S3AccessOptions } from '../../src/config/index.js';
+import { s3KeyProblem, validateConfig, validateS3Access, type S3AccessOptions } from '../../src/config/index.js';
 
 // s3rver ships no types; only what this test uses.
 interface S3rverInstance {
@@ -126,4 +126,16 @@ test('no credentials anywhere: invalid, saying how to provide them', async () =>
       else process.env[k] = saved[k];
     }
   }
+});
+
+test('checkpoint.s3_prefix with "..", ".", empty segments or a leading "/" is an error of the validator, naming s3_prefix', async () => {
+  for (const bad of ['../x', 'a/../b', './a', 'a//b', '/runs']) {
+    const r = await validateConfig({ checkpoint: { s3_prefix: bad } });
+    assert.equal(r.valid, false, bad);
+    assert.equal(r.issues.find((i) => i.severity === 'error')?.path, 'checkpoint.s3_prefix', bad);
+    assert.match(r.errors[0], /s3_prefix/);
+  }
+  for (const good of ['', 'runs/r1/', 'runs']) assert.equal((await validateConfig({ checkpoint: { s3_prefix: good } })).valid, true, good);
+  assert.equal(s3KeyProblem('a/b/COMMITTED'), undefined);
+  assert.match(s3KeyProblem('a/../b') ?? '', /".." segment/);
 });
