@@ -5,3 +5,7 @@
 export { EpochPermutation, MAX_DATASET_SIZE } from './permutation.js';
 export { SeededRng, type RngState } from './rng.js';
 export { ElasticSampler, type ElasticSamplerOptions, type ElasticSamplerState } from './sampler.js';
+export { IndexBuilder, type IndexBuilderOptions } from './index-builder.js';
+export { TokenIndexFile, type TokenLocation } from './token-index-file.js';
+export { ResumableDataset, type ResumableDatasetOptions, type ResumableDatasetState } from './resumable-dataset.js';
+export { TOKEN_MAGIC, TOKEN_FORMAT_VERSION, type TokenWidth } from './token-format.js';
