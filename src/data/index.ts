@@ -9,3 +9,6 @@ export { IndexBuilder, type IndexBuilderOptions } from './index-builder.js';
 export { TokenIndexFile, type TokenLocation } from './token-index-file.js';
 export { ResumableDataset, type ResumableDatasetOptions, type ResumableDatasetState } from './resumable-dataset.js';
 export { TOKEN_MAGIC, TOKEN_FORMAT_VERSION, type TokenWidth } from './token-format.js';
+export { FileProgressBeacon, type ProgressBeacon, type ProgressRecord } from './progress-beacon.js';
+export { captureTrainingState, type TrainingComponents, type Restorable } from './training-state.js';
+export { resumeTraining, TrainingResume, type ResumeTrainingOptions } from './resume.js';
