@@ -10,3 +10,4 @@ export * from './rendezvous/index.js';
 export * from './collective/index.js';
 export * from './agent/index.js';
 export * from './checkpoint/index.js';
+export * from './data/index.js';

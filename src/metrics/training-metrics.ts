@@ -161,6 +161,23 @@ export class TrainingMetrics {
     };
   }
 
+  /**
+   * Replaces this object's contents with a toJSON() value, in place, so that every holder of this object (a
+   * checkpoint manager recording into it, a trainer) sees the restored history after a resume. Validated as
+   * fromJSON() does; on a malformed value nothing changes.
+   */
+  loadJSON(value: unknown): void {
+    const restored = TrainingMetrics.fromJSON(value, { clock: this.clock });
+    // Same classes on both sides: copying the parts' own fields moves their (TypeScript-private) records over.
+    Object.assign(this.checkpoint, restored.checkpoint);
+    Object.assign(this.recovery, restored.recovery);
+    Object.assign(this.gradient, restored.gradient);
+    Object.assign(this.lr, restored.lr);
+    (this as { startTime: number }).startTime = restored.startTime;
+    this.currentStep = restored.currentStep;
+    this.tokens = restored.tokens;
+  }
+
   /** Rebuilds metrics from toJSON() output (e.g. read from a checkpoint); throws CheckpointValidationError if malformed. */
   static fromJSON(value: unknown, options: { clock?: Clock } = {}): TrainingMetrics {
     const r = rec(value, 'root');
