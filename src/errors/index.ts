@@ -17,3 +17,5 @@ export {
   type CheckpointErrorOptions,
   type CheckpointValidationErrorOptions,
 } from './checkpoint.js';
+export { ValidationError } from './validation.js';
+export { TrainerError, CheckpointTimeoutError, PreemptionTimeoutError, type TrainerErrorOptions, type CheckpointTimeoutErrorOptions } from './trainer.js';
