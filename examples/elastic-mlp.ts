@@ -1,10 +1,9 @@
 /**
- * Demo: data-parallel training of a small MLP (TensorFlow.js, wasm) under `eh run`, with checkpoints,
+ * Lower-level example: data-parallel training of a small MLP (TensorFlow.js, wasm) under `eh run`, with checkpoints,
  * a worker that kills itself once (SIGKILL) to show recovery, and learning-rate rescaling when the
  * world size differs from the one the run started with.
  *
- *   npm run demo
- *   node dist/cli/main.js run --standalone --nproc-per-node 2 --max-restarts 3 examples/elastic-mlp.ts -- --crash-at 150
+ *   npm run build && node dist/cli/main.js run --standalone --nproc-per-node 2 --max-restarts 3 examples/elastic-mlp.ts -- --crash-at 150
  *
  * Options (after the script): --steps N (default 300), --crash-at STEP (rank 1 dies there on the first
  * attempt; 0 = never), --ckpt DIR (default .demo-ckpt, emptied at the first attempt).
