@@ -9,3 +9,4 @@ export { SBATCHTemplateEngine, TEMPLATE_VARIABLES, REQUIRED_DIRECTIVES, shellQuo
 export { JobState, FINAL_STATES, parseJobState, parseSqueue, parseScontrol, parseSacct, SQUEUE_FORMAT, SACCT_FORMAT, type JobStatus } from './job-status.js';
 export { snapshotWorkingTree, snapshotBranchName, exportCommit, type GitSnapshot } from './git-snapshot.js';
 export { SLURMLauncher, type SLURMLauncherOptions, type SubmitSingleOptions, type SubmitBatchOptions, type SLURMJobResult, type BatchSubmissionResult } from './launcher.js';
+export { readJobRecords, appendJobRecords, JOBS_INDEX, type JobRecord } from './jobs-index.js';

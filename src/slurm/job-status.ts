@@ -49,7 +49,7 @@ export interface JobStatus {
   /** `123`, or `123_4` for a task of an array. */
   jobId: string;
   state: JobState;
-  /** Why it is pending, or None. */
+  /** Why it is pending or ended (TimeLimit, JobArrayTaskLimit, ...); undefined for SLURM's "None". */
   reason?: string;
   /** How long it has run, as SLURM prints it. */
   elapsed?: string;
@@ -75,7 +75,7 @@ export function parseSqueue(text: string): JobStatus[] {
     .filter((l) => l !== '')
     .map((l) => {
       const [jobId, state, reason, elapsed, start, end, ...name] = l.split('|');
-      return { jobId, state: parseJobState(state ?? ''), reason: orNone(reason), elapsed: orNone(elapsed), startTime: orNone(start), endTime: orNone(end), name: orNone(name.join('|')), source: 'squeue' as const };
+      return { jobId, state: parseJobState(state ?? ''), reason: reason === 'None' ? undefined : orNone(reason), elapsed: orNone(elapsed), startTime: orNone(start), endTime: orNone(end), name: orNone(name.join('|')), source: 'squeue' as const };
     });
 }
 
@@ -93,7 +93,7 @@ export function parseScontrol(text: string): JobStatus[] {
       return {
         jobId,
         state: parseJobState(field('JobState') ?? ''),
-        reason: orNone(field('Reason')),
+        reason: field('Reason') === 'None' ? undefined : orNone(field('Reason')),
         elapsed: orNone(field('RunTime')),
         startTime: orNone(field('StartTime')),
         endTime: orNone(field('EndTime')),

@@ -5,6 +5,7 @@ import { ConfigurationError, describeError } from '../errors/index.js';
 import { SLURMConfigSchema, validateExperimentConfig, type ExperimentConfig, type SLURMConfig } from '../experiments/index.js';
 import { runCommand, sbatchMessage } from './commands.js';
 import { JobSubmissionError, SLURMError } from './errors.js';
+import { appendJobRecords } from './jobs-index.js';
 import { exportCommit, snapshotBranchName, snapshotWorkingTree } from './git-snapshot.js';
 import { JobState, SACCT_FORMAT, SQUEUE_FORMAT, parseSacct, parseScontrol, parseSqueue, type JobStatus } from './job-status.js';
 import { REQUEUE_EXIT_CODE } from './requeue.js';
@@ -138,7 +139,6 @@ export class SLURMLauncher {
       }
     }
     const s = slurmOf(config);
-    const script = isAbsolute(scriptPath) ? scriptPath : scriptPath;
     const context: TemplateContext = {
       jobName: name,
       account: s.account,
@@ -151,7 +151,7 @@ export class SLURMLauncher {
       mem: s.mem,
       time: s.time,
       experimentName: name,
-      scriptPath: script,
+      scriptPath,
       configName: configPath,
       outputFile: outputFile ?? join(dir, 'slurm_%j.out'),
       experimentDir: dir,
@@ -196,6 +196,7 @@ export class SLURMLauncher {
     if (dryRun) return { ...base, success: true };
     try {
       const jobId = await this.sbatch([p.scriptPath], p.config.experimentName);
+      appendJobRecords(this.experimentsDir, [{ experimentName: base.experimentName, jobId, experimentDir: p.dir, submittedAt: new Date().toISOString(), gitBranch: p.gitBranch, gitCommit: p.gitCommit }]);
       return { ...base, success: true, jobId };
     } catch (err) {
       if (err instanceof SLURMError && !(err instanceof JobSubmissionError)) throw err;
@@ -287,6 +288,8 @@ export class SLURMLauncher {
       if (!existsSync(log)) symlinkSync(join(batchDir, `slurm_${arrayJobId}_${i}.out`), log);
       results.push({ ...base(p), jobId: `${arrayJobId}_${i}` });
     });
+    const at = new Date().toISOString();
+    appendJobRecords(this.experimentsDir, prepared.map((p, i) => ({ experimentName: p.config.experimentName, jobId: `${arrayJobId}_${i}`, arrayJobId, batchName, experimentDir: p.dir, submittedAt: at, gitBranch: p.gitBranch, gitCommit: p.gitCommit })));
     return finish(arrayJobId, arrayScript);
   }
 
