@@ -12,7 +12,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -107,6 +107,21 @@ describe('SLURM launcher on a real cluster', { timeout: 280_000 }, () => {
     assert.ok(killed.success, killed.error);
     assert.doesNotMatch(readFileSync(killed.scriptPath, 'utf8'), /--signal/);
 
+    // sbatch's own refusal reaches the result.
+    const refused = await launcher.submitSingleExperiment({ config: experiment('too-big', { mem: '100G' }), scriptPath: SCRIPT });
+    assert.equal(refused.success, false);
+    assert.match(refused.error ?? '', /sbatch refused too-big: Memory specification can not be satisfied/);
+
+    // The command line: eh submit from a project of its own, then eh jobs.
+    const project = join(work, 'cli-project');
+    mkdirSync(project);
+    writeFileSync(join(project, 'hello.mjs'), "import { writeFileSync } from 'node:fs';\nwriteFileSync(process.env.EH_EXPERIMENT_DIR + '/hello.txt', process.argv[2]);\n");
+    writeFileSync(join(project, 'sweep.yaml'), "base_config: {experimentName: cli, slurm: {mem: 200M, time: '00:05:00'}}\nscript: hello.mjs\nparameters: {model.width: [1, 2]}\nname: widths\n");
+    const ehCli = (...args: string[]) => spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), EH[3], ...args], { cwd: project, env: c.env, encoding: 'utf8', timeout: 60_000 });
+    const submitted = ehCli('submit', 'sweep.yaml', '--template', 'default', '--max-concurrent', '1');
+    assert.equal(submitted.status, 0, submitted.stderr);
+    assert.match(submitted.stdout, /submitted 2\/2 as job array \d+ \(%1\)/);
+
     await t.test('the batch: 3 tasks COMPLETED, never more than 2 running at once', async () => {
       const ids = batch.jobResults.map((r) => r.jobId!);
       assert.deepEqual(ids, [0, 1, 2].map((i) => `${batch.arrayJobId}_${i}`));
@@ -136,6 +151,22 @@ describe('SLURM launcher on a real cluster', { timeout: 280_000 }, () => {
       assert.match(log, new RegExp(`requeued ${id}\\b`));
       assert.match(log, new RegExp(`resumed from step ${at[1]} \\(emergency checkpoint\\), restart 1`));
       assert.equal(finalHash(signalled.experimentDir), reference);
+    });
+
+    await t.test('eh jobs shows the states of what eh submit submitted', async () => {
+      const end = Date.now() + 120_000;
+      let rows: Array<{ experimentName: string; state: string; experimentDir: string }> = [];
+      while (Date.now() < end) {
+        const r = ehCli('jobs', '--json');
+        assert.equal(r.status, 0, r.stderr);
+        rows = JSON.parse(r.stdout) as typeof rows;
+        if (rows.every((j) => j.state === 'COMPLETED')) break;
+        await sleep(2000);
+      }
+      assert.deepEqual(rows.map((j) => [j.experimentName, j.state]), [['cli_width1', 'COMPLETED'], ['cli_width2', 'COMPLETED']]);
+      for (const j of rows) assert.equal(readFileSync(join(j.experimentDir, 'hello.txt'), 'utf8'), join(j.experimentDir, 'config.yaml'));
+      const table = ehCli('jobs');
+      assert.match(table.stdout, /cli_width1\s+\d+_0\s+COMPLETED/);
     });
 
     await t.test('no scontrol in the job: a clear error, exit with the requeue code, RequeueExit requeues, resume', async () => {
