@@ -2,6 +2,9 @@
 iterations of the slowest rank's time, each iteration after a barrier). Prints one JSON line.
 
 Usage: /usr/bin/python3 bench/gloo_allreduce.py --world 2 --sizes-mib 1,16,64 --iters 10 --warmup 3
+All ranks on this host (spawned here), or one rank per process, e.g. one per network namespace
+(rank 0 prints the line; set GLOO_SOCKET_IFNAME to the interface between the hosts):
+       /usr/bin/python3 bench/gloo_allreduce.py --world 2 --rank R --master-addr 10.213.0.2 --master-port 29500 ...
 """
 import argparse
 import json
@@ -24,9 +27,9 @@ def free_port():
     return port
 
 
-def worker(rank, world, port, sizes_mib, iters, warmup, queue):
+def worker(rank, world, port, sizes_mib, iters, warmup, queue, addr="127.0.0.1"):
     torch.set_num_threads(1)
-    os.environ["MASTER_ADDR"] = "127.0.0.1"
+    os.environ["MASTER_ADDR"] = addr
     os.environ["MASTER_PORT"] = str(port)
     dist.init_process_group("gloo", rank=rank, world_size=world)
     results = []
@@ -44,8 +47,11 @@ def worker(rank, world, port, sizes_mib, iters, warmup, queue):
             if it >= warmup:
                 times.append(slowest.item())
         results.append({"mib": mib, "median_s": statistics.median(times), "times": times})
-    if rank == 0:
+    if rank == 0 and queue is not None:
         queue.put(results)
+    elif rank == 0:
+        print(json.dumps({"world": world, "torch": torch.__version__, "results": results}))
+        sys.stdout.flush()
     dist.barrier()
     dist.destroy_process_group()
 
@@ -56,8 +62,14 @@ def main():
     ap.add_argument("--sizes-mib", default="1,16,64")
     ap.add_argument("--iters", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--rank", type=int, default=-1)
+    ap.add_argument("--master-addr", default="127.0.0.1")
+    ap.add_argument("--master-port", type=int, default=29500)
     a = ap.parse_args()
     sizes = [int(s) for s in a.sizes_mib.split(",")]
+    if a.rank >= 0:
+        worker(a.rank, a.world, a.master_port, sizes, a.iters, a.warmup, None, a.master_addr)
+        return
     ctx = mp.get_context("spawn")
     queue = ctx.SimpleQueue()
     mp.spawn(worker, args=(a.world, free_port(), sizes, a.iters, a.warmup, queue), nprocs=a.world, join=True)

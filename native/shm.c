@@ -1,10 +1,11 @@
 /*
- * eh_shm: the one thing Node cannot do by itself for same-host collectives: map a file shared
+ * mapShared: the one thing Node cannot do by itself for same-host collectives: map a file shared
  * between processes into an ArrayBuffer. Files are opened, sized, filled and unlinked from
  * JavaScript (node:fs); this only maps an open descriptor. The mapping lives as long as the
  * ArrayBuffer: it is unmapped when the buffer is garbage-collected.
  */
-#include <node_api.h>
+#include "addon.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdint.h>
@@ -25,7 +26,7 @@ static napi_value throw_errno(napi_env env, const char* what, int err) {
 }
 
 /* mapShared(fd: number, length: number): ArrayBuffer */
-static napi_value map_shared(napi_env env, napi_callback_info info) {
+napi_value eh_map_shared(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2) {
@@ -55,12 +56,3 @@ static napi_value map_shared(napi_env env, napi_callback_info info) {
   napi_adjust_external_memory(env, length, &ignored);
   return ab;
 }
-
-static napi_value init(napi_env env, napi_value exports) {
-  napi_value fn;
-  napi_create_function(env, "mapShared", NAPI_AUTO_LENGTH, map_shared, NULL, &fn);
-  napi_set_named_property(env, exports, "mapShared", fn);
-  return exports;
-}
-
-NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -2,18 +2,20 @@
 // headers when they are installed beside it (no download: the registry may be all that is reachable).
 // A failed build is not fatal: collectives then fall back to Unix sockets between ranks on one host.
 import { spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const strict = process.argv.includes('--strict');
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 process.chdir(root);
-// --if-missing (npm run build): only when the add-on is absent or older than its source, e.g. after
-// an install with --ignore-scripts.
+// --if-missing (npm run build): only when the add-on is absent or older than any of its sources
+// (native/*, binding.gyp), e.g. after an install with --ignore-scripts.
 if (process.argv.includes('--if-missing')) {
   const built = path.join(root, 'build', 'Release', 'eh_shm.node');
-  if (existsSync(built) && statSync(built).mtimeMs >= statSync(path.join(root, 'native', 'shm.c')).mtimeMs) process.exit(0);
+  const sources = [path.join(root, 'binding.gyp'), ...readdirSync(path.join(root, 'native')).map((f) => path.join(root, 'native', f))];
+  const newest = Math.max(...sources.map((f) => statSync(f).mtimeMs));
+  if (existsSync(built) && statSync(built).mtimeMs >= newest) process.exit(0);
 }
 const prefix = path.dirname(path.dirname(process.execPath));
 const args = ['rebuild'];

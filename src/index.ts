@@ -12,5 +12,3 @@ export * from './agent/index.js';
 export * from './checkpoint/index.js';
 export * from './experiments/index.js';
 export * from './slurm/index.js';
-// Both the agent and the collective have a getWorldInfo; the root gives the reference's (agent's): read from the environment.
-export { getWorldInfo } from './agent/index.js';

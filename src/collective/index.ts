@@ -10,19 +10,18 @@ export {
   isMainProcess,
   getRank,
   getWorldSize,
-  getWorldInfo,
+  getCurrentWorld,
   getProcessGroup,
-  readWorldInfo,
   allReduce,
   broadcast,
   allGather,
   reduceScatter,
   barrier,
   broadcastObject,
-  type WorldInfo,
   type SetupOptions,
   type Backend,
 } from './setup.js';
+export { getWorldInfo, type WorldInfo } from '../env/index.js';
 export {
   ProcessGroup,
   DEFAULT_TIMEOUT_MS,
@@ -35,5 +34,6 @@ export {
 } from './process-group.js';
 export { createProcessGroup, type MeshOptions, type AddressStore, type Transport } from './mesh.js';
 export { partRange } from './ops.js';
-export { REDUCE_OPS, type ReduceOp, type ReducibleArray, type CollectiveArray, type DTypeName } from './dtypes.js';
+export { REDUCE_OPS, type ReduceOp, type ReducibleArray, type CollectiveArray, type DTypeName, type ReducibleDType, type ReducibleOf } from './dtypes.js';
+export { reductionPath } from './reduce.js';
 export { CollectiveError, PeerLostError, CollectiveTimeoutError, CollectiveMismatchError, CollectiveAbortedError } from './errors.js';

@@ -1,4 +1,5 @@
-import { bytesOf, combinerFor, finisherFor, viewLike, DTYPES, type CollectiveArray, type Combine, type DTypeName, type Finish, type ReduceOp, type ReducibleArray } from './dtypes.js';
+import { bytesOf, viewLike, DTYPES, type CollectiveArray, type DTypeName, type ReduceOp, type ReducibleArray } from './dtypes.js';
+import { reduceInto } from './reduce.js';
 import type { RecvSource, RecvSpec } from './inbound.js';
 import { Algo, Kind, NO_REDOP, REDOP_CODES, REDOP_NAMES, USER_OP_NAMES, UserOp, encodeHeader as encodeHeaderFor, type Header } from './wire.js';
 
@@ -200,8 +201,7 @@ export class RingAllReduce extends Op {
   private readonly bytes: Buffer;
   private readonly es: number;
   private readonly lay: Layout;
-  private readonly combine: Combine;
-  private readonly finish: Finish | undefined;
+  private readonly redop: ReduceOp;
   private readonly lastStep: number;
   private readonly next: number;
   private readonly prev: number;
@@ -214,8 +214,7 @@ export class RingAllReduce extends Op {
     this.bytes = bytesOf(buf);
     this.es = buf.BYTES_PER_ELEMENT;
     this.lay = layout(buf.length, n, ringChunkElems(buf.length, n, this.es, chunkBytes));
-    this.combine = combinerFor(desc.dtype, desc.redop ?? 'sum');
-    this.finish = finisherFor(desc.dtype, desc.redop ?? 'sum');
+    this.redop = desc.redop ?? 'sum';
     this.lastStep = scatterOnly ? n - 2 : 2 * n - 3;
     this.next = mod(this.r + 1, n);
     this.prev = mod(this.r - 1, n);
@@ -264,9 +263,8 @@ export class RingAllReduce extends Op {
       dest,
       done: () => {
         if (reducing) {
-          const mine = this.buf.subarray(st, st + len);
-          this.combine(mine, viewLike(this.buf, dest.buffer, dest.byteOffset, len));
-          if (s === this.n - 2 && this.finish !== undefined) this.finish(mine, this.n);
+          // The last reducing step is this chunk's final touch (avg divides there).
+          reduceInto(this.desc.dtype, this.redop, this.buf.subarray(st, st + len), [viewLike(this.buf, dest.buffer, dest.byteOffset, len)], s === this.n - 2 ? this.n : 0);
         }
         if (s + 1 <= this.lastStep) this.sendPiece(s + 1, seg, j);
         this.received(this.prev);
@@ -320,10 +318,10 @@ export class DirectAllReduce extends Op {
   private reduce(): void {
     const buf = this.buf;
     const view = (p: number): ReducibleArray => viewLike(buf, this.slots[p].buffer, this.slots[p].byteOffset, buf.length);
-    const combine = combinerFor(this.desc.dtype, this.desc.redop ?? 'sum');
+    const others: ReducibleArray[] = [];
+    for (let p = 1; p < this.n; p++) others.push(view(p));
     buf.set(view(0));
-    for (let p = 1; p < this.n; p++) combine(buf, view(p));
-    finisherFor(this.desc.dtype, this.desc.redop ?? 'sum')?.(buf, this.n);
+    reduceInto(this.desc.dtype, this.desc.redop ?? 'sum', buf, others, this.n);
   }
 }
 

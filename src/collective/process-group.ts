@@ -1,11 +1,12 @@
 import { ConfigurationError } from '../errors/index.js';
-import { dtypeOf, checkReduceOp, type CollectiveArray, type ReduceOp, type ReducibleArray, viewLike } from './dtypes.js';
+import { dtypeOf, checkReduceOp, type CollectiveArray, type ReduceOp, type ReducibleArray, type ReducibleDType, type ReducibleOf, viewLike } from './dtypes.js';
 import { CollectiveAbortedError, CollectiveError, CollectiveMismatchError, CollectiveTimeoutError, PeerLostError } from './errors.js';
 import type { RecvSpec } from './inbound.js';
 import { AllGather, Barrier, Broadcast, DirectAllReduce, Op, RingAllReduce, describeCall, partRange, type OpHost } from './ops.js';
 import { encodeControl, type ControlMessage } from './outbound.js';
 import type { PeerLink } from './peer-link.js';
-import { ShmAllReduce, ShmGrow, shmWindowElems } from './shm/ops.js';
+import { ShmAgree, ShmAllReduce, ShmZeroCopyAllReduce, shmWindowElems } from './shm/ops.js';
+import type { ShmExchange } from './shm/ops.js';
 import { segmentCapacity, type SharedSegments } from './shm/segments.js';
 import { Algo, UserOp, type Header } from './wire.js';
 
@@ -123,6 +124,18 @@ export class ProcessGroup implements OpHost {
     return this.shm !== undefined;
   }
 
+  /**
+   * How this rank reaches each peer: `unix` (a Unix socket, same host) or `tcp` with the peer's
+   * address as the socket sees it. Index = rank (this rank's own entry is undefined).
+   */
+  connections(): ({ transport: 'unix' | 'tcp'; remote?: string } | undefined)[] {
+    return this.links.map((l) => {
+      if (l === undefined) return undefined;
+      const s = l.inSocket;
+      return s.remoteAddress === undefined ? { transport: 'unix' } : { transport: 'tcp', remote: `${s.remoteAddress}:${String(s.remotePort)}` };
+    });
+  }
+
   // ---- OpHost ----
   send(peer: number, header: Buffer, payload: Buffer | null, cb: (err?: Error | null) => void): void {
     const link = this.links[peer];
@@ -156,6 +169,13 @@ export class ProcessGroup implements OpHost {
     const direct = buf.byteLength <= this.smallBytes;
     const desc = { userOp: UserOp.AllReduce, dtype, redop, algo: direct ? Algo.Direct : Algo.Ring, count: buf.length, root: 0 };
     const shm = this.shm;
+    const alloc = direct ? undefined : shm?.allocationOf(buf);
+    if (alloc !== undefined) {
+      // The copy path's two sequence numbers, so that calls number alike whichever path a rank takes.
+      this.seq++;
+      await this.run(new ShmZeroCopyAllReduce(this, seq, { ...desc, algo: Algo.ShmZeroCopy, root: alloc.id }, buf, alloc), timeoutMs);
+      return buf;
+    }
     if (direct || shm === undefined) {
       await this.run(direct ? new DirectAllReduce(this, seq, desc, buf) : new RingAllReduce(this, seq, desc, buf, this.chunkBytes, false), timeoutMs);
       return buf;
@@ -168,12 +188,57 @@ export class ProcessGroup implements OpHost {
     const need = Math.min(buf.length, windowElems) * es;
     await this.runSteps(
       [
-        () => (shm.needsGrow(need) ? new ShmGrow(this, growSeq, { ...desc, algo: Algo.ShmGrow }, shm, need, segmentCapacity(need), (why) => this.shmFallback(need, why)) : null),
+        () => (shm.needsGrow(need) ? new ShmAgree(this, growSeq, { ...desc, algo: Algo.ShmGrow }, this.growExchange(shm, need)) : null),
         () => (shm.usable(need) ? new ShmAllReduce(this, seq, { ...desc, algo: Algo.Shm }, buf, shm, windowElems) : new RingAllReduce(this, seq, desc, buf, this.chunkBytes, false)),
       ],
       timeoutMs,
     );
     return buf;
+  }
+
+  /**
+   * A zeroed array of `length` elements in shared memory with this rank's peers on this host, so
+   * that an allReduce on it (or on a view into it at the same place on every rank) reads and
+   * writes the peers' arrays directly instead of staging through segments: the zero-copy path.
+   * A collective: every rank calls it with the same length and dtype, in the same order among the
+   * other calls. Where the group does not use shared memory (ranks on several hosts, no add-on,
+   * sharedMemory off) or some rank cannot make the memory (a full tmpfs), every rank gets an
+   * ordinary array instead; allReduce works on either. The memory is freed when the array is
+   * garbage-collected on every rank (no file stays behind in /dev/shm, even after a SIGKILL).
+   */
+  async allocateShared<D extends ReducibleDType = 'float32'>(length: number, dtype?: D, options: CallOptions = {}): Promise<ReducibleOf<D>> {
+    const dt = (dtype ?? 'float32') as ReducibleDType;
+    if (!(['float32', 'float64', 'int32'] as const).includes(dt)) throw new ConfigurationError(`allocateShared: dtype must be float32, float64 or int32, got ${JSON.stringify(dtype)}`);
+    if (!Number.isSafeInteger(length) || length < 0) throw new ConfigurationError(`allocateShared: length must be a non-negative integer, got ${String(length)}`);
+    const ctor = dt === 'float32' ? Float32Array : dt === 'float64' ? Float64Array : Int32Array;
+    const timeoutMs = this.callTimeout(options);
+    this.throwIfBroken();
+    const shm = this.shm;
+    const bytes = length * ctor.BYTES_PER_ELEMENT;
+    if (shm === undefined || this.worldSize === 1 || bytes === 0) return new ctor(length) as ReducibleOf<D>;
+    const seq = this.seq++;
+    let result: ArrayBuffer | undefined;
+    const id = seq;
+    const exchange = {
+      create: () => shm.createAllocation(id, bytes),
+      mapPeers: () => shm.mapPeerAllocations(id, bytes),
+      unlinkOwn: () => shm.unlinkAllocation(id, bytes),
+      commit: () => {
+        result = shm.commitAllocation(id);
+      },
+      abandon: (why: string) => {
+        shm.abandonAllocation();
+        process.stderr.write(`[eh collective rank ${String(this.rank)}] allocateShared(${String(length)}, ${dt}) gives an ordinary array (allReduce on it copies through segments): ${why}\n`);
+      },
+    };
+    const desc = { userOp: UserOp.AllReduce, dtype: dt, redop: undefined, algo: Algo.ShmAlloc, count: length, root: 0 };
+    await this.run(new ShmAgree(this, seq, desc, exchange), timeoutMs);
+    return (result === undefined ? new ctor(length) : new ctor(result, 0, length)) as ReducibleOf<D>;
+  }
+
+  /** Whether `buf` lives in this group's shared memory (from allocateShared), so allReduce on it takes the zero-copy path. */
+  isShared(buf: ReducibleArray): boolean {
+    return this.shm?.allocationOf(buf) !== undefined;
   }
 
   /** Copy `src`'s `buf` into every rank's `buf`, in place. */
@@ -310,6 +375,21 @@ export class ProcessGroup implements OpHost {
     this.queue.push({ steps: [...steps], timeoutMs, resolve, reject });
     if (this.current === null) this.pump();
     return done;
+  }
+
+  /** Growing the shared segments to hold `need` bytes; on failure calls that large use the sockets. */
+  private growExchange(shm: SharedSegments, need: number): ShmExchange {
+    const cap = segmentCapacity(need);
+    return {
+      create: () => shm.createOwn(cap),
+      mapPeers: () => shm.mapPeers(cap),
+      unlinkOwn: () => shm.unlinkOwn(cap),
+      commit: () => shm.commit(cap),
+      abandon: (why) => {
+        shm.abandon(need);
+        this.shmFallback(need, why);
+      },
+    };
   }
 
   /** Said when a call is too large for a shared segment (then that size and larger use the sockets). */
@@ -494,7 +574,9 @@ export class ProcessGroup implements OpHost {
     const mine = describeCall(e.userOp, e.dtype, e.redop, e.count, e.root, e.seq);
     const theirs = got === undefined ? 'an unreadable message' : describeCall(got.userOp, got.dtype, got.redop, got.count, got.root, got.seq);
     let detail = '';
-    if (got !== undefined && theirs === mine) {
+    if (got !== undefined && got.algo !== e.algo && (got.algo === Algo.ShmZeroCopy || e.algo === Algo.ShmZeroCopy)) {
+      detail = ' (one rank passed an array from allocateShared and the other did not: pass the same kind on every rank)';
+    } else if (got !== undefined && theirs === mine) {
       detail = got.algo !== e.algo ? ' (different algorithm: the ranks use different smallBytes or sharedMemoryWindowBytes settings)' : ` (step ${String(got.step)}/${String(e.step)}, offset ${String(got.offset)}/${String(e.offset)}, ${String(got.payloadBytes)}/${String(e.payloadBytes)} bytes)`;
     }
     this.fail(new CollectiveMismatchError(`mismatched collective calls: rank ${String(peer)} is in ${theirs} but rank ${String(this.rank)} is in ${mine}${detail}`, { reportedBy: this.rank }));

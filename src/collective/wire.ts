@@ -39,6 +39,10 @@ export const enum Algo {
   Shm = 4,
   /** Agreeing on and mapping bigger shared-memory segments. */
   ShmGrow = 5,
+  /** allReduce of buffers from allocateShared: ranks read each other's buffers, nothing staged. */
+  ShmZeroCopy = 6,
+  /** Agreeing on and mapping an allocation (allocateShared). */
+  ShmAlloc = 7,
 }
 
 export const REDOP_CODES = { sum: 0, avg: 1, max: 2, min: 3 } as const;

@@ -92,7 +92,8 @@ export interface DataParallelOptions extends CallOptions {
 /**
  * Data-parallel training step for a TensorFlow.js optimizer: each rank computes gradients on its
  * own shard, one allreduce averages them, each rank applies the same averaged bits, so weights stay
- * bit-identical across ranks (same backend and version everywhere).
+ * bit-identical across ranks (same backend and version everywhere). The flat gradient buffer comes
+ * from the group's allocateShared, so ranks on one host reduce it in place in shared memory.
  */
 export class DataParallel {
   private buffer: Float32Array | undefined;
@@ -110,6 +111,11 @@ export class DataParallel {
     this.group = defaultGroup(options.group);
   }
 
+  /** Whether the gradients are reduced in place in shared memory (known after the first step). */
+  get sharedGradients(): boolean {
+    return this.buffer !== undefined && this.group.isShared(this.buffer);
+  }
+
   /** Make every rank start from rank `src`'s weights. */
   async broadcastInitialWeights(src = 0): Promise<void> {
     await broadcastWeights(this.variables, { ...this.options, group: this.group, src });
@@ -119,7 +125,9 @@ export class DataParallel {
   async step(lossFn: () => tf.Scalar): Promise<number> {
     const { value, grads } = tf.variableGrads(lossFn, [...this.variables]);
     try {
-      this.buffer ??= new Float32Array(totalSize(this.variables));
+      // In the group's shared memory when it has some (every rank makes it at its first step), so the
+      // gradients are flattened straight into memory the peers read: the zero-copy allreduce.
+      this.buffer ??= await this.group.allocateShared(totalSize(this.variables), 'float32', this.options);
       const averaged = await averageGradients(grads, this.variables, { ...this.options, group: this.group, buffer: this.buffer });
       try {
         this.optimizer.applyGradients(averaged);

@@ -3,7 +3,7 @@
  * with the environment contract (RANK, WORLD_SIZE, ..., EH_STORE_*, EH_TOKEN), collects the JSON
  * messages they print (lines starting with "@@"), and kills whatever is left at the end.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -36,6 +36,10 @@ export interface LaunchOptions {
   rankEnv?: (rank: number) => Record<string, string>;
   /** Store prefix for this round (default: a fresh one). */
   prefix?: string;
+  /** Address the store listens on (default 127.0.0.1), e.g. a test bed's gateway for ranks in network namespaces. */
+  storeHost?: string;
+  /** Start rank `rank`'s process (default: spawn(command, argv, options)), e.g. in a network namespace. */
+  spawnRank?: (rank: number, command: string, argv: string[], options: SpawnOptions) => ChildProcess;
 }
 
 export class WorkerGroup {
@@ -147,7 +151,7 @@ export class WorkerGroup {
 
 export async function launchWorkers(o: LaunchOptions): Promise<WorkerGroup> {
   const token = generateToken();
-  const server = await TcpStoreServer.start({ token, logger: () => undefined });
+  const server = await TcpStoreServer.start({ token, logger: () => undefined, ...(o.storeHost !== undefined ? { host: o.storeHost } : {}) });
   const prefix = o.prefix ?? `test-${String(process.pid)}-${String(Date.now())}-${Math.random().toString(36).slice(2, 8)}/`;
   const procs: ChildProcess[] = [];
   const isTs = /\.[mc]?ts$/.test(o.script);
@@ -171,7 +175,8 @@ export async function launchWorkers(o: LaunchOptions): Promise<WorkerGroup> {
       ...o.rankEnv?.(rank),
     };
     const argv = isTs ? ['--import', 'tsx', o.script, ...(o.args ?? [])] : [o.script, ...(o.args ?? [])];
-    procs.push(spawn(process.execPath, argv, { env, cwd: REPO, stdio: ['pipe', 'pipe', 'pipe'] }));
+    const options: SpawnOptions = { env, cwd: REPO, stdio: ['pipe', 'pipe', 'pipe'] };
+    procs.push(o.spawnRank !== undefined ? o.spawnRank(rank, process.execPath, argv, options) : spawn(process.execPath, argv, options));
   }
   return new WorkerGroup(server, token, prefix, procs);
 }

@@ -1,10 +1,9 @@
-import { combinerFor, finisherFor, viewLike, type ReducibleArray } from '../dtypes.js';
+import { viewLike, type ReducibleArray } from '../dtypes.js';
 import type { RecvSpec } from '../inbound.js';
 import { Op, partRange, type OpDesc, type OpHost } from '../ops.js';
+import { reduceInto } from '../reduce.js';
 import { encodeHeader } from '../wire.js';
-import type { SharedSegments } from './segments.js';
-
-const BLOCK_BYTES = 128 << 10;
+import type { SharedAllocation, SharedSegments } from './segments.js';
 
 /** Phases are numbered 3 × window + phase in the header's 16-bit step field. */
 const MAX_WINDOWS = Math.floor(0x10000 / 3);
@@ -18,13 +17,26 @@ export function shmWindowElems(count: number, bytesPerElement: number, windowByt
   return Math.max(1, Math.floor(windowBytes / bytesPerElement), Math.ceil(count / MAX_WINDOWS));
 }
 
+/** One shared file per rank that every rank must map: a bigger segment, or an allocation. */
+export interface ShmExchange {
+  /** Make and map this rank's file; '' or why not. */
+  create(): string;
+  /** Map every peer's; '' or why not. */
+  mapPeers(): string;
+  unlinkOwn(): void;
+  /** Every rank mapped every file. */
+  commit(): void;
+  /** Some rank failed (`why`, as far as this rank knows). */
+  abandon(why: string): void;
+}
+
 /**
- * Every rank makes a shared segment of `cap` bytes and maps everyone else's, in two rounds whose
- * one-byte payload says whether that rank succeeded, so that all ranks reach the same verdict:
- * either all switch to the new segments, or all keep this size on the sockets. Each rank unlinks its
- * file once the second round proves every peer has mapped it.
+ * Every rank makes its shared file and maps everyone else's, in two rounds whose one-byte payload
+ * says whether that rank succeeded, so that all ranks reach the same verdict: either all switch to
+ * the new files, or none does. Each rank unlinks its file once the second round proves every peer
+ * has mapped it.
  */
-export class ShmGrow extends Op {
+export class ShmAgree extends Op {
   private readonly flags: Buffer[] = [];
   private readonly step: number[];
   private readonly got = [0, 0];
@@ -38,10 +50,7 @@ export class ShmGrow extends Op {
     host: OpHost,
     seq: number,
     desc: OpDesc,
-    private readonly shm: SharedSegments,
-    private readonly bytes: number,
-    private readonly cap: number,
-    private readonly report: (why: string) => void,
+    private readonly exchange: ShmExchange,
   ) {
     super(host, seq, desc);
     this.step = new Array<number>(this.n).fill(0);
@@ -52,7 +61,7 @@ export class ShmGrow extends Op {
   }
 
   protected begin(): void {
-    this.failure = this.shm.createOwn(this.cap);
+    this.failure = this.exchange.create();
     this.say(0, this.failure === '');
   }
 
@@ -84,17 +93,14 @@ export class ShmGrow extends Op {
   private advance(): void {
     const all = this.n - 1;
     if (this.said[0] && this.got[0] === all && !this.said[1]) {
-      if (this.ok[0]) this.failure = this.shm.mapPeers(this.cap);
+      if (this.ok[0]) this.failure = this.exchange.mapPeers();
       else if (this.failure === '') this.failure = 'another rank could not make its segment';
       this.say(1, this.ok[0] && this.failure === '');
     } else if (this.said[1] && this.got[1] === all && !this.finished) {
       this.finished = true;
-      this.shm.unlinkOwn(this.cap);
-      if (this.ok[1]) this.shm.commit(this.cap);
-      else {
-        this.shm.abandon(this.bytes);
-        this.report(this.failure || 'another rank could not map the segments');
-      }
+      this.exchange.unlinkOwn();
+      if (this.ok[1]) this.exchange.commit();
+      else this.exchange.abandon(this.failure || 'another rank could not map the segments');
     }
   }
 }
@@ -114,7 +120,6 @@ export class ShmAllReduce extends Op {
   /** Messages received per step (step = 3 × window + phase). */
   private readonly got: number[];
   private readonly step: number[];
-  private readonly es: number;
   private readonly windows: number;
 
   constructor(
@@ -126,7 +131,6 @@ export class ShmAllReduce extends Op {
     private readonly windowElems: number,
   ) {
     super(host, seq, desc);
-    this.es = buf.BYTES_PER_ELEMENT;
     this.windows = Math.max(1, Math.ceil(buf.length / windowElems));
     this.got = new Array<number>(3 * this.windows).fill(0);
     this.step = new Array<number>(this.n).fill(0);
@@ -190,20 +194,12 @@ export class ShmAllReduce extends Op {
   private reduceOwnPart(w: number): void {
     const w0 = w * this.windowElems;
     const [st, len] = this.part(w, this.r);
-    const combine = combinerFor(this.desc.dtype, this.desc.redop ?? 'sum');
-    const finish = finisherFor(this.desc.dtype, this.desc.redop ?? 'sum');
-    const own = this.segView(this.shm.own, w0);
+    const own = this.segView(this.shm.own, w0).subarray(st - w0, st - w0 + len);
     const peers: ReducibleArray[] = [];
-    for (let p = 0; p < this.n; p++) if (p !== this.r) peers.push(this.segView(this.shm.peers[p], w0));
-    // Block by block, so that the result is still in cache when it is copied out to the peers.
-    const block = Math.max(1, BLOCK_BYTES / this.es);
-    for (let b = st; b < st + len; b += block) {
-      const e = Math.min(st + len, b + block);
-      const mine = this.buf.subarray(b, e);
-      for (const peer of peers) combine(mine, peer.subarray(b - w0, e - w0));
-      finish?.(mine, this.n);
-      own.set(mine, b - w0);
-    }
+    for (let p = 0; p < this.n; p++) if (p !== this.r) peers.push(this.segView(this.shm.peers[p], w0).subarray(st - w0, st - w0 + len));
+    // One pass, block by block (in the add-on or in JavaScript): the result is still in cache when
+    // it is copied out to the peers.
+    reduceInto(this.desc.dtype, this.desc.redop ?? 'sum', this.buf.subarray(st, st + len), peers, this.n, own);
     this.signal(3 * w + 1);
   }
 
@@ -215,5 +211,82 @@ export class ShmAllReduce extends Op {
       this.buf.set(this.segView(this.shm.peers[p], w0).subarray(st - w0, st - w0 + len), st);
     }
     this.signal(3 * w + 2);
+  }
+}
+
+/**
+ * allReduce of a buffer from allocateShared, on every rank: each rank reads its peers' buffers
+ * directly, so nothing is staged. Three phases, each closed by an empty message to every peer:
+ *   0. "my buffer holds my contribution" (peers may read it from now on);
+ *   1. reduce part r from this rank's buffer and every peer's, in place;
+ *   2. copy every other part's result from its owner's buffer.
+ * The call completes only when every peer's phase-2 message is in: until then a peer may still be
+ * reading this rank's part, so the caller must not write into the buffer yet. The header's offset
+ * carries the view's byte offset in the allocation, and its root the allocation's number, so ranks
+ * passing different views report a mismatch instead of reading the wrong memory.
+ */
+export class ShmZeroCopyAllReduce extends Op {
+  private readonly got = [0, 0, 0];
+  private readonly step: number[];
+  private readonly peers: (ReducibleArray | null)[];
+
+  constructor(
+    host: OpHost,
+    seq: number,
+    desc: OpDesc,
+    private readonly buf: ReducibleArray,
+    alloc: SharedAllocation,
+  ) {
+    super(host, seq, desc);
+    this.step = new Array<number>(this.n).fill(0);
+    this.peers = alloc.peers.map((m) => (m === null ? null : viewLike(buf, m.buffer, m.byteOffset + alloc.byteOffset, buf.length)));
+    for (let p = 0; p < this.n; p++) if (p !== this.r) this.expect(p, 3);
+  }
+
+  protected begin(): void {
+    this.signal(0);
+  }
+
+  private signal(step: number): void {
+    for (let p = 0; p < this.n; p++) if (p !== this.r) this.sendTo(p, encodeHeader(this.header(step, this.buf.byteOffset, 0)), null);
+  }
+
+  private peer(p: number): ReducibleArray {
+    const v = this.peers[p];
+    if (v === null) throw new Error(`rank ${String(p)}'s allocation is not mapped`);
+    return v;
+  }
+
+  nextRecv(peer: number): RecvSpec | null {
+    if (peer === this.r || this.step[peer] >= 3) return null;
+    const s = this.step[peer]++;
+    return {
+      expect: this.header(s, this.buf.byteOffset, 0),
+      dest: null,
+      done: () => {
+        if (++this.got[s] === this.n - 1) {
+          if (s === 0) this.reduceOwnPart();
+          else if (s === 1) this.gatherParts();
+        }
+        this.received(peer);
+      },
+    };
+  }
+
+  private reduceOwnPart(): void {
+    const [st, len] = partRange(this.buf.length, this.n, this.r);
+    const peers: ReducibleArray[] = [];
+    for (let p = 0; p < this.n; p++) if (p !== this.r) peers.push(this.peer(p).subarray(st, st + len));
+    reduceInto(this.desc.dtype, this.desc.redop ?? 'sum', this.buf.subarray(st, st + len), peers, this.n);
+    this.signal(1);
+  }
+
+  private gatherParts(): void {
+    for (let p = 0; p < this.n; p++) {
+      if (p === this.r) continue;
+      const [st, len] = partRange(this.buf.length, this.n, p);
+      this.buf.set(this.peer(p).subarray(st, st + len), st);
+    }
+    this.signal(2);
   }
 }

@@ -53,11 +53,20 @@ export function sweepStaleSegments(dir = shmDir()): number {
   return removed;
 }
 
+/** A user buffer in shared memory (allocateShared): which allocation, where in it, and every peer's mapping of theirs. */
+export interface SharedAllocation {
+  id: number;
+  byteOffset: number;
+  peers: (Buffer | null)[];
+}
+
 /**
  * The shared-memory segments of one process group on one host: this rank's own, which it writes and
  * its peers read, and a mapping of each peer's. Segments are named by owner pid, group and capacity,
  * so every rank can name every other's; each is unlinked as soon as all ranks have mapped it, so a
  * killed job leaves nothing in /dev/shm (but in that short window; sweepStaleSegments covers it).
+ * Allocations (allocateShared) are files of the same kind, one per rank and allocation, with the
+ * same life: made, mapped by every rank, unlinked; the memory then lives as long as the mappings.
  */
 export class SharedSegments {
   /** Bytes every rank can use in every segment (0 until the first grow). */
@@ -69,6 +78,8 @@ export class SharedSegments {
   private readonly tag: string;
   private pendingOwn: Buffer | null = null;
   private pendingPeers: (Buffer | null)[] = [];
+  private pendingAlloc: { own: ArrayBuffer; peers: (Buffer | null)[] } | null = null;
+  private allocations = new WeakMap<ArrayBufferLike, { id: number; peers: (Buffer | null)[] }>();
   private readonly created = new Set<string>();
   private readonly unlinkAll = (): void => {
     for (const file of this.created) this.unlinkFile(file);
@@ -106,50 +117,114 @@ export class SharedSegments {
    * Returns '' or why it failed.
    */
   createOwn(cap: number): string {
-    const addon = shmAddon();
-    if (addon === null) return 'the shared-memory addon is not loaded';
-    const file = this.fileOf(this.rank, cap);
-    let fd = -1;
     try {
-      fd = openSync(file, 'wx+', 0o600);
-      this.created.add(file);
-      const zeros = Buffer.alloc(Math.min(FILL_BYTES, cap));
-      for (let off = 0; off < cap; off += zeros.length) writeSync(fd, zeros, 0, Math.min(zeros.length, cap - off), off);
-      this.pendingOwn = Buffer.from(addon.mapShared(fd, cap));
+      this.pendingOwn = Buffer.from(this.makeFile(this.fileOf(this.rank, cap), cap));
       return '';
     } catch (err) {
       this.unlinkOwn(cap);
       return err instanceof Error ? err.message : String(err);
-    } finally {
-      if (fd >= 0) closeSync(fd);
     }
   }
 
   /** Map every peer's segment of `cap` bytes (they exist: every rank created its own first). Returns '' or why not. */
   mapPeers(cap: number): string {
+    const got = this.mapPeerFiles((p) => this.fileOf(p, cap), cap);
+    if (typeof got === 'string') return got;
+    this.pendingPeers = got;
+    return '';
+  }
+
+  /** Create `file` (exclusively, mode 0600), fill it with zeros and map it. Throws on failure (the file is then unlinked by the caller). */
+  private makeFile(file: string, bytes: number): ArrayBuffer {
+    const addon = shmAddon();
+    if (addon === null) throw new Error('the shared-memory addon is not loaded');
+    let fd = -1;
+    try {
+      fd = openSync(file, 'wx+', 0o600);
+      this.created.add(file);
+      const zeros = Buffer.alloc(Math.min(FILL_BYTES, bytes));
+      for (let off = 0; off < bytes; off += zeros.length) writeSync(fd, zeros, 0, Math.min(zeros.length, bytes - off), off);
+      return addon.mapShared(fd, bytes);
+    } finally {
+      if (fd >= 0) closeSync(fd);
+    }
+  }
+
+  /** Map every peer's file (named by `fileOf`) of `bytes`; the mappings, or why one failed. */
+  private mapPeerFiles(fileOf: (rank: number) => string, bytes: number): (Buffer | null)[] | string {
     const addon = shmAddon();
     if (addon === null) return 'the shared-memory addon is not loaded';
-    this.pendingPeers = this.pids.map(() => null);
+    const out: (Buffer | null)[] = this.pids.map(() => null);
     for (let p = 0; p < this.pids.length; p++) {
       if (p === this.rank) continue;
       let fd = -1;
       try {
         // Never through a symlink, and only a file of our own user of the expected size: /dev/shm is
         // shared by every user of the host.
-        fd = openSync(this.fileOf(p, cap), constants.O_RDWR | constants.O_NOFOLLOW);
+        fd = openSync(fileOf(p), constants.O_RDWR | constants.O_NOFOLLOW);
         const st = fstatSync(fd);
-        if (!st.isFile() || st.size !== cap || (typeof process.getuid === 'function' && st.uid !== process.getuid())) {
-          throw new Error(`not a ${String(cap)}-byte file of this user`);
+        if (!st.isFile() || st.size !== bytes || (typeof process.getuid === 'function' && st.uid !== process.getuid())) {
+          throw new Error(`not a ${String(bytes)}-byte file of this user`);
         }
-        this.pendingPeers[p] = Buffer.from(addon.mapShared(fd, cap));
+        out[p] = Buffer.from(addon.mapShared(fd, bytes));
       } catch (err) {
-        this.pendingPeers = [];
         return `rank ${String(p)}'s segment: ${err instanceof Error ? err.message : String(err)}`;
       } finally {
         if (fd >= 0) closeSync(fd);
       }
     }
+    return out;
+  }
+
+  // ---- allocations (allocateShared): a user buffer that lives in shared memory ----
+
+  allocationFileOf(rank: number, id: number, bytes: number): string {
+    return path.join(this.dir, `${PREFIX}${String(this.pids[rank])}-${this.tag}-${String(rank)}-z${String(id)}-${String(bytes)}`);
+  }
+
+  /** Make and map this rank's file of allocation `id`. Returns '' or why it failed. */
+  createAllocation(id: number, bytes: number): string {
+    try {
+      this.pendingAlloc = { own: this.makeFile(this.allocationFileOf(this.rank, id, bytes), bytes), peers: [] };
+      return '';
+    } catch (err) {
+      this.unlinkAllocation(id, bytes);
+      return err instanceof Error ? err.message : String(err);
+    }
+  }
+
+  /** Map every peer's file of allocation `id`. Returns '' or why not. */
+  mapPeerAllocations(id: number, bytes: number): string {
+    const got = this.mapPeerFiles((p) => this.allocationFileOf(p, id, bytes), bytes);
+    if (typeof got === 'string') return got;
+    if (this.pendingAlloc !== null) this.pendingAlloc.peers = got;
     return '';
+  }
+
+  unlinkAllocation(id: number, bytes: number): void {
+    this.unlinkFile(this.allocationFileOf(this.rank, id, bytes));
+  }
+
+  /**
+   * Every rank mapped allocation `id`: remember the peers' mappings under this rank's memory (held
+   * as long as the caller holds its array, weakly), and hand that memory out.
+   */
+  commitAllocation(id: number): ArrayBuffer {
+    const a = this.pendingAlloc;
+    this.pendingAlloc = null;
+    if (a === null) throw new Error('no allocation to commit');
+    this.allocations.set(a.own, { id, peers: a.peers });
+    return a.own;
+  }
+
+  abandonAllocation(): void {
+    this.pendingAlloc = null;
+  }
+
+  /** The allocation `buf` is a view into, with its byte offset there and the peers' mappings, or undefined. */
+  allocationOf(buf: { buffer: ArrayBufferLike; byteOffset: number }): SharedAllocation | undefined {
+    const a = this.allocations.get(buf.buffer);
+    return a === undefined ? undefined : { id: a.id, byteOffset: buf.byteOffset, peers: a.peers };
   }
 
   /** Every rank mapped every segment of `cap`: switch to them (the old mappings go with the garbage collector). */
@@ -188,5 +263,8 @@ export class SharedSegments {
     this.peers = this.pids.map(() => null);
     this.pendingOwn = null;
     this.pendingPeers = [];
+    this.pendingAlloc = null;
+    // Allocations handed out stay valid memory for their holders; in a later group they are plain buffers.
+    this.allocations = new WeakMap();
   }
 }
