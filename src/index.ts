@@ -11,3 +11,5 @@ export * from './collective/index.js';
 export * from './agent/index.js';
 export * from './checkpoint/index.js';
 export * from './data/index.js';
+export * from './experiments/index.js';
+export * from './slurm/index.js';

@@ -2,6 +2,9 @@ import { Command } from 'commander';
 import { packageVersion } from './version.js';
 import { registerRunCommand } from './run.js';
 import { registerConfigCommand } from './config.js';
+import { registerSweepCommand } from './sweep.js';
+import { registerSubmitCommand } from './submit.js';
+import { registerJobsCommand } from './jobs.js';
 
 /** The `eh` command. Each subcommand lives in its own file and registers itself here. */
 export function buildProgram(): Command {
@@ -12,5 +15,8 @@ export function buildProgram(): Command {
     .showSuggestionAfterError();
   registerRunCommand(program);
   registerConfigCommand(program);
+  registerSweepCommand(program);
+  registerSubmitCommand(program);
+  registerJobsCommand(program);
   return program;
 }

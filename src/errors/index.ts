@@ -18,5 +18,5 @@ export {
   type CheckpointValidationErrorOptions,
 } from './checkpoint.js';
 export { check, problemOf, show, intAtLeast, numberAbove, nonEmptyString, oneOf, type ValueRule, type CheckOptions } from './checks.js';
-export { ValidationError } from './validation.js';
+export { ValidationError, type ValidationErrorOptions } from './validation.js';
 export { TrainerError, CheckpointTimeoutError, PreemptionTimeoutError, type TrainerErrorOptions, type CheckpointTimeoutErrorOptions } from './trainer.js';
