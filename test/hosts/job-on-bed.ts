@@ -24,7 +24,7 @@ export interface HostsBed {
   bed: Testbed;
   etcd: EtcdHandle;
   /** Run one agent per entry (host index, extra args, extra env, a /tmp of its own as a separate machine has) at once, each to its end; rank i's report is reports[i]. */
-  job(runs: { host: number; args?: string[]; env?: NodeJS.ProcessEnv; privateTmp?: boolean }[], o?: { token?: (host: number) => string; timeoutMs?: number }): Promise<{ results: RunResult[]; reports: (RankReport | undefined)[] }>;
+  job(runs: { host: number; args?: string[]; env?: NodeJS.ProcessEnv; privateTmp?: boolean; token?: string; delayMs?: number }[], o?: { conf?: string; timeoutMs?: number }): Promise<{ results: RunResult[]; reports: (RankReport | undefined)[] }>;
   close(): Promise<void>;
 }
 
@@ -55,19 +55,20 @@ export async function hostsBed(hosts: number): Promise<HostsBed> {
       const id = `hosts-${String(process.pid)}-${String(++jobs)}`;
       try {
         const results = await Promise.all(
-          runs.map((r) =>
-            bed.run(
+          runs.map(async (r) => {
+            if (r.delayMs !== undefined) await new Promise((resolve) => setTimeout(resolve, r.delayMs));
+            return bed.run(
               r.host,
               r.privateTmp === true ? 'unshare' : process.execPath,
               [
                 ...(r.privateTmp === true ? ['--mount', '--propagation', 'private', 'sh', '-c', 'mount -t tmpfs -o mode=1777 tmpfs /tmp && exec "$@"', 'sh', process.execPath] : []),
                 EH, 'run', '--nnodes', String(runs.length), '--nproc-per-node', '1', '--rdzv-backend', 'etcd', '--rdzv-endpoint', etcd.endpoint, '--rdzv-id', id,
-                '--rdzv-conf', `token=${o.token?.(r.host) ?? 'hosts-token'},join_timeout=30,last_call_timeout=1`, '--max-restarts', '0', '--monitor-interval', '0.2',
+                '--rdzv-conf', `token=${r.token ?? 'hosts-token'},join_timeout=30,last_call_timeout=1${o.conf ?? ''}`, '--max-restarts', '0', '--monitor-interval', '0.2',
                 ...(r.args ?? []), REPORT,
               ],
               { cwd: ROOT, env: { ...cleanEnv(), OUT_DIR: out, ...r.env }, timeoutMs: o.timeoutMs ?? 60_000 },
-            ),
-          ),
+            );
+          }),
         );
         const reports = runs.map((_r, rank) => {
           const f = join(out, `rank-${String(rank)}.json`);
