@@ -2,8 +2,19 @@
  * What the agent needs of a rendezvous. The dynamic backends (tcp, etcd) use the rendezvous part's
  * RendezvousHandler; a fixed world (--standalone, --rdzv-backend static) uses StaticRendezvous below.
  */
+import { z } from 'zod';
 import { DistributedSetupError } from '../errors/index.js';
 import type { Store } from '../rendezvous/index.js';
+import { parseStored } from './job-record.js';
+
+const participantSchema = z.object({ nodeId: z.string(), addr: z.string(), rank: z.number().int().nonnegative(), localWorldSize: z.number().int().positive().optional() });
+
+/** A stored counter: absent is `absent`, anything but a whole number >= -1 is an error naming the key. */
+function readCount(key: string, raw: string | undefined, absent: number): number {
+  if (raw === undefined) return absent;
+  if (!/^-?\d+$/.test(raw) || !Number.isSafeInteger(Number(raw)) || Number(raw) < -1) throw new DistributedSetupError(`the store's ${key} is not a count: ${JSON.stringify(raw.slice(0, 40))}`);
+  return Number(raw);
+}
 
 export interface RoundParticipant {
   nodeId: string;
@@ -60,7 +71,7 @@ export class StaticRendezvous implements AgentRendezvous {
     this.round += 1;
     while (true) {
       const cur = await this.store.get(this.key('latest'));
-      const curN = cur === undefined ? -1 : Number(cur);
+      const curN = readCount(this.key('latest'), cur, -1);
       if (curN >= this.round) {
         this.round = curN;
         break;
@@ -72,7 +83,11 @@ export class StaticRendezvous implements AgentRendezvous {
     const keys = Array.from({ length: this.o.nodeCount }, (_, r) => this.key(`round/${this.round}/node/${r}`));
     await this.store.wait(keys, this.o.joinTimeoutMs);
     const participants: RoundParticipant[] = [];
-    for (const k of keys) participants.push(JSON.parse((await this.store.get(k)) ?? '{}') as RoundParticipant);
+    for (const k of keys) {
+      const raw = await this.store.get(k);
+      if (raw === undefined) throw new DistributedSetupError(`${k} vanished from the store during the rendezvous`);
+      participants.push(parseStored(k, raw, participantSchema));
+    }
     return { round: this.round, nodeRank: this.o.nodeRank, nodeCount: this.o.nodeCount, participants, storePrefix: `${this.o.runId}/r${this.round}` };
   }
 
@@ -81,8 +96,7 @@ export class StaticRendezvous implements AgentRendezvous {
   }
 
   async isRoundStale(): Promise<boolean> {
-    const latest = Number((await this.store.get(this.key('latest'))) ?? '-1');
-    return latest > this.round;
+    return readCount(this.key('latest'), await this.store.get(this.key('latest')), -1) > this.round;
   }
 
   async incrementRestartCount(): Promise<number> {
@@ -90,7 +104,8 @@ export class StaticRendezvous implements AgentRendezvous {
   }
 
   async getRestartCount(): Promise<number> {
-    return Number((await this.store.get(`${this.o.runId}/restart_count`)) ?? '0');
+    const key = `${this.o.runId}/restart_count`;
+    return readCount(key, await this.store.get(key), 0);
   }
 
   async setClosed(): Promise<void> {

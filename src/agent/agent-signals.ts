@@ -70,11 +70,12 @@ export class AgentSignals {
    * Resolve with `p`, or reject with InterruptedError as soon as a stop signal arrives. `abort` is called
    * then, so that the work behind `p` (a connect loop, a store wait) stops too instead of running on.
    */
-  interruptible<T>(p: Promise<T>, abort?: () => void): Promise<T> {
+  interruptible<T>(p: Promise<T>, abort?: (reason: InterruptedError) => void): Promise<T> {
     return new Promise<T>((res, rej) => {
       const off = this.onStop((sig) => {
-        abort?.();
-        rej(new InterruptedError(sig));
+        const e = new InterruptedError(sig);
+        abort?.(e);
+        rej(e);
       });
       p.then(res, rej).finally(off);
     });

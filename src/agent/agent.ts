@@ -8,7 +8,7 @@ import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { ElasticTrainingError, describeError } from '../errors/index.js';
 import type { AgentRendezvous } from './agent-rendezvous.js';
-import { AgentSignals } from './agent-signals.js';
+import { AgentSignals, signalExitCode } from './agent-signals.js';
 import type { ElasticTrainingConfig } from './config.js';
 import { exitBarrier } from './exit-barrier.js';
 import { formatFailureReport } from './failure-report.js';
@@ -41,7 +41,7 @@ export class ElasticAgent {
   readonly memory: MemoryHolder;
   private readonly config: ElasticTrainingConfig;
   private readonly log: (line: string) => void;
-  private readonly state: AgentState = { group: undefined, standby: undefined, attempts: 0, lastNodeCount: 1 };
+  private readonly state: AgentState = { group: undefined, standby: undefined, attempts: 0, lastNodeCount: 1, restarts: 0 };
   private readonly signals: AgentSignals;
 
   constructor(private readonly options: AgentOptions) {
@@ -64,8 +64,15 @@ export class ElasticAgent {
     let store: AgentStore | undefined;
     let rdzv: AgentRendezvous | undefined;
     try {
-      store = await setupStore(this.config, env);
-      rdzv = await makeRendezvous(store, this.config, this.nodeId, this.options.createRendezvous);
+      // Reaching a store that is not up (yet) may take the whole join timeout: a signal ends it at once.
+      const abort = new AbortController();
+      if (!this.config.singleNode) this.log(`reaching the ${this.config.rdzvBackend} store at ${this.config.rdzvEndpoint} (for up to ${this.config.rdzvConf.joinTimeout} s)`);
+      const pending = setupStore(this.config, env, abort.signal);
+      store = await this.signals.interruptible(pending, (why) => {
+        abort.abort(why);
+        pending.then((late) => late.close(), () => undefined).catch(() => undefined);
+      });
+      rdzv = await this.signals.interruptible(Promise.resolve(makeRendezvous(store, this.config, this.nodeId, this.options.createRendezvous)));
       const job = new JobRecord(store.store, this.config.rdzvId);
       const res = await runRestartLoop({
         config: this.config,
@@ -86,9 +93,14 @@ export class ElasticAgent {
       await exitBarrier({ store, rdzv, job, signals: this.signals, succeeded: res.exitCode === 0, nodeCount: this.state.lastNodeCount, log: this.log });
       return res;
     } catch (err) {
-      const report = formatFailureReport(undefined, { headline: `FAILED: ${describeError(err)}`, attempts: this.state.attempts, restarts: 0, maxRestarts: this.config.maxRestarts, logDir });
+      const sig = this.signals.signalled;
+      if (sig !== undefined) {
+        const report = formatFailureReport(undefined, { headline: `stopped by ${sig}`, attempts: this.state.attempts, restarts: this.state.restarts, maxRestarts: this.config.maxRestarts, logDir });
+        return { exitCode: signalExitCode(sig), attempts: this.state.attempts, restarts: this.state.restarts, rootCause: undefined, report, logDir };
+      }
+      const report = formatFailureReport(undefined, { headline: `FAILED: ${describeError(err)}`, attempts: this.state.attempts, restarts: this.state.restarts, maxRestarts: this.config.maxRestarts, logDir });
       if (!(err instanceof ElasticTrainingError)) this.log(err instanceof Error ? (err.stack ?? err.message) : String(err));
-      return { exitCode: err instanceof ElasticTrainingError && err.name === 'ConfigurationError' ? 2 : 1, attempts: this.state.attempts, restarts: 0, rootCause: undefined, report, logDir };
+      return { exitCode: err instanceof ElasticTrainingError && err.name === 'ConfigurationError' ? 2 : 1, attempts: this.state.attempts, restarts: this.state.restarts, rootCause: undefined, report, logDir };
     } finally {
       this.state.standby?.close();
       if (this.state.group !== undefined) await this.state.group.stop('SIGKILL', 0);

@@ -4,9 +4,10 @@
  * answer (a blocked event loop), open its inspector with SIGUSR1, pause it where it is stuck, and read
  * its JavaScript stack and Node's report from that frame.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { InspectorClient } from './inspector-client.js';
+import { redactValue, writePrivateFile } from './redact.js';
 import type { WorkerProcess } from './worker-process.js';
 
 interface CallFrame {
@@ -55,7 +56,7 @@ function inspectorUrl(w: WorkerProcess, timeoutMs: number): Promise<string | und
   });
 }
 
-async function viaInspector(w: WorkerProcess, path: string, timeoutMs: number): Promise<string | undefined> {
+async function viaInspector(w: WorkerProcess, path: string, timeoutMs: number, secrets: readonly string[]): Promise<string | undefined> {
   const url = await inspectorUrl(w, timeoutMs);
   if (url === undefined) return undefined;
   const client = await InspectorClient.connect(url, timeoutMs);
@@ -73,21 +74,25 @@ async function viaInspector(w: WorkerProcess, path: string, timeoutMs: number): 
       // The stack alone is still worth keeping.
     }
     mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, JSON.stringify({ ...report, pausedJavascriptStack: javascriptStack, takenBy: 'elastic-harness agent via the inspector (event loop blocked)' }, null, 2));
+    const full = { ...report, pausedJavascriptStack: javascriptStack, takenBy: 'elastic-harness agent via the inspector (event loop blocked)' };
+    writePrivateFile(path, JSON.stringify(redactValue(full, secrets), null, 2));
     return path;
   } finally {
     client.close();
   }
 }
 
-/** Write a diagnostic report of a hung worker to `path`; resolves to the path, or undefined if none could be taken. */
-export async function captureDiagnosticReport(w: WorkerProcess, path: string, timeoutMs = 2000): Promise<string | undefined> {
+/**
+ * Write a diagnostic report of a hung worker to `path` (mode 0600, secret-named variables and `secrets` redacted);
+ * resolves to the path, or undefined if none could be taken.
+ */
+export async function captureDiagnosticReport(w: WorkerProcess, path: string, timeoutMs = 2000, secrets: readonly string[] = []): Promise<string | undefined> {
   mkdirSync(dirname(path), { recursive: true });
   const viaIpc = await askOverIpc(w, path, Math.min(1000, timeoutMs));
   if (viaIpc !== undefined) return viaIpc;
   if (!w.running || w.childPid !== undefined) return undefined;
   try {
-    return await viaInspector(w, path, timeoutMs);
+    return await viaInspector(w, path, timeoutMs, secrets);
   } catch {
     return undefined;
   }

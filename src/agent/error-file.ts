@@ -4,8 +4,9 @@
  * follows torch's (`{"message": {"message", "extraInfo": {"py_callstack", "timestamp"}}}`), with our
  * fields beside it, so a Python worker using torch's `@record` is read the same way.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { redactText, secretValues, writePrivateFile } from './redact.js';
 
 export interface ErrorRecord {
   message: string;
@@ -26,7 +27,10 @@ function describe(err: unknown): { name: string; message: string; stack: string 
 /** Write `err` to the error file named by TORCHELASTIC_ERROR_FILE (or `path`); the first error wins. */
 export function writeErrorFile(err: unknown, path = process.env.TORCHELASTIC_ERROR_FILE): string | undefined {
   if (path === undefined || path === '') return undefined;
-  const d = describe(err);
+  // An error message may quote a credential it was given: the job token and secret-named variables are redacted.
+  const secrets = secretValues(process.env);
+  const raw = describe(err);
+  const d = { name: raw.name, message: redactText(raw.message, secrets), stack: redactText(raw.stack, secrets) };
   const rankText = process.env.RANK;
   const record: ErrorRecord = {
     message: d.message,
@@ -44,7 +48,7 @@ export function writeErrorFile(err: unknown, path = process.env.TORCHELASTIC_ERR
     mkdirSync(dirname(path), { recursive: true });
     // Written whole then renamed, so the agent never reads half a file.
     const tmp = `${path}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify(torchShape, null, 2));
+    writePrivateFile(tmp, JSON.stringify(torchShape, null, 2));
     renameSync(tmp, path);
     return path;
   } catch {

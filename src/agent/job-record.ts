@@ -5,6 +5,7 @@
  * another version or a damaged value must not pass for a FailureRecord.
  */
 import { z } from 'zod';
+import { DistributedSetupError } from '../errors/index.js';
 import type { Store } from '../rendezvous/index.js';
 import type { FailureRecord } from './failure-report.js';
 
@@ -36,10 +37,11 @@ export const failureRecordSchema = z.object({
 });
 
 /** A stored value that is not what the key holds: named, so that the report says which key and why. */
-export class StoredRecordError extends Error {
+export class StoredRecordError extends DistributedSetupError {
   constructor(key: string, problem: string) {
-    super(`the store's ${key} is not a valid record: ${problem}`);
-    this.name = 'StoredRecordError';
+    super(`the store's ${key} is not a valid record: ${problem}`, {
+      suggestions: ['Another program (or another version) wrote under this run id: use a new --rdzv-id, or delete the run\'s keys from the store.'],
+    });
   }
 }
 
@@ -83,9 +85,13 @@ export class JobRecord {
     await this.store.compareAndSet(this.key('first-failure'), undefined, JSON.stringify(f));
   }
 
-  /** Claim the restart of a failed round: true for the one agent that gets it. */
+  /**
+   * Claim the restart of a failed round: true for the one agent that gets it. Safe to retry after an
+   * error: a claim that was made but whose answer was lost is found again as this node's.
+   */
   async claimRestart(roundPrefix: string, nodeId: string): Promise<boolean> {
-    return (await this.store.compareAndSet(`${roundPrefix}/eh/failure-claimed`, undefined, nodeId)).ok;
+    const r = await this.store.compareAndSet(`${roundPrefix}/eh/failure-claimed`, undefined, nodeId);
+    return r.ok || r.current === nodeId;
   }
 
   async countFinished(): Promise<void> {

@@ -11,6 +11,7 @@ import { signalExitCode, type AgentSignals } from './agent-signals.js';
 import { parseStreamSelect, type ElasticTrainingConfig } from './config.js';
 import { captureDiagnosticReport } from './diagnostics.js';
 import { readErrorFile } from './error-file.js';
+import { redactText, secretValues } from './redact.js';
 import { formatFailureReport, type FailureRecord } from './failure-report.js';
 import type { JobRecord } from './job-record.js';
 import { isNodeScript } from './launch-command.js';
@@ -18,6 +19,7 @@ import { failureRecord, monitorWorkers, workerLaunches } from './local-workers.j
 import type { MemoryHolder } from './memory-holder.js';
 import { agreeMaster, collectiveAddr } from './round-setup.js';
 import { StandbyPool } from './standby-pool.js';
+import { withStoreRetry } from './store-retry.js';
 import type { AgentStore } from './store-setup.js';
 import { WorkerGroup } from './worker-group.js';
 
@@ -40,6 +42,8 @@ export interface AgentState {
   attempts: number;
   /** Nodes in the last round joined: how many the store's host waits for at the end. */
   lastNodeCount: number;
+  /** The job's restart count as last read from the store (what a report says when the store is gone). */
+  restarts: number;
 }
 
 export interface LoopContext {
@@ -74,9 +78,19 @@ export async function runRestartLoop(x: LoopContext): Promise<AgentResult> {
     return { exitCode, attempts: state.attempts, restarts, rootCause, report, logDir };
   };
   const firstFailure = (): Promise<FailureRecord | undefined> => job.firstFailure().catch(() => undefined);
+  const retry = { signals, log: x.log };
+  /** The restart count for a report: read once more, else the last one read (never a made-up 0). */
+  const restartsNow = async (): Promise<number> => {
+    let timer: NodeJS.Timeout | undefined;
+    const gone = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), 3000)));
+    const n = await Promise.race([signals.interruptible(rdzv.getRestartCount()).catch(() => undefined), gone]);
+    clearTimeout(timer);
+    if (n !== undefined) state.restarts = n;
+    return state.restarts;
+  };
 
   while (true) {
-    if (signals.signalled !== undefined) return result(signalExitCode(signals.signalled), await rdzv.getRestartCount().catch(() => 0), undefined, `stopped by ${signals.signalled}`);
+    if (signals.signalled !== undefined) return result(signalExitCode(signals.signalled), state.restarts, undefined, `stopped by ${signals.signalled}`);
     let info: RoundInfo;
     try {
       info = await signals.interruptible(rdzv.nextRendezvous({ localWorldSize: c.nprocPerNode }));
@@ -88,10 +102,18 @@ export async function runRestartLoop(x: LoopContext): Promise<AgentResult> {
         return result(0, 0, undefined);
       }
       const root = await firstFailure();
-      return result(1, await rdzv.getRestartCount().catch(() => 0), root, `FAILED: ${describeError(err)}`);
+      return result(1, await restartsNow(), root, `FAILED: ${describeError(err)}`);
     }
     state.lastNodeCount = info.nodeCount;
-    const restartCount = await rdzv.getRestartCount();
+    // Workers are told TORCHELASTIC_RESTART_COUNT: a count that cannot be read must not start them as if it were 0.
+    let restartCount: number;
+    try {
+      restartCount = await withStoreRetry('read the restart count', () => rdzv.getRestartCount(), retry);
+    } catch (err) {
+      if (signals.signalled !== undefined) continue;
+      return result(1, state.restarts, await firstFailure(), `FAILED: ${describeError(err)}`);
+    }
+    state.restarts = restartCount;
     const master = await agreeMaster(x.store, info, c.rdzvConf.joinTimeout * 1000, signals);
     const attemptDir = join(logDir, `attempt_${state.attempts}`);
     const launches = workerLaunches({ config: c, env: x.env, nodeId: x.nodeId, nodeWorker, store: x.store, attemptDir, collectiveAddr: await collectiveAddr(c, x.env) }, info, restartCount, master);
@@ -140,7 +162,7 @@ export async function runRestartLoop(x: LoopContext): Promise<AgentResult> {
     let reportPath: string | undefined;
     if (outcome.reason === 'hang') {
       x.log(`rank ${w.rank} sent no heartbeat for ${c.heartbeatTimeout} s: taking a diagnostic report, then restarting`);
-      reportPath = await captureDiagnosticReport(w, join(w.dir, 'diagnostic-report.json'), 3000);
+      reportPath = await captureDiagnosticReport(w, join(w.dir, 'diagnostic-report.json'), 3000, [x.store.token, ...secretValues(x.env)]);
       w.kill('SIGKILL');
     }
     const stopping = group.stop('SIGTERM', c.gracePeriod * 1000);
@@ -149,23 +171,35 @@ export async function runRestartLoop(x: LoopContext): Promise<AgentResult> {
     state.group = undefined;
     await w.drained();
     record.error = readErrorFile(w.errorFile);
-    record.stderrTail = [...w.stderrTail];
+    const secrets = [x.store.token, ...secretValues(x.env)];
+    record.stderrTail = w.stderrTail.map((l) => redactText(l, secrets));
     x.log(`rank ${w.rank} ${outcome.reason === 'hang' ? 'hung' : w.describeExit()}${record.error !== undefined ? `: ${record.error.name}: ${record.error.message}` : ''}`);
-    await job.recordFailure(record).catch(() => undefined);
-
-    if (outcome.reason === 'startup' && !c.retryStartupFailures) {
-      await job.setOutcome('failed').catch(() => undefined);
-      await rdzv.setClosed().catch(() => undefined);
-      return result(1, restartCount, (await firstFailure()) ?? record, `FAILED at start-up: rank ${w.rank} could not start (not retried; pass --retry-startup-failures to retry)`);
+    let count: number;
+    try {
+      // The root cause every agent's report names: its loss would make the report blame a later symptom.
+      await withStoreRetry('record the first failure', () => job.recordFailure(record), retry);
+      if (outcome.reason === 'startup' && !c.retryStartupFailures) {
+        await job.setOutcome('failed').catch(() => undefined);
+        await rdzv.setClosed().catch(() => undefined);
+        return result(1, restartCount, (await firstFailure()) ?? record, `FAILED at start-up: rank ${w.rank} could not start (not retried; pass --retry-startup-failures to retry)`);
+      }
+      // One restart per failed round, whichever agent claims it, so a failure that brings down every
+      // node's workers is counted once, and a node re-joining under a new id still counts. An error here
+      // must not pass for "another agent claimed it": that would be a restart nobody counted.
+      const claimed = await withStoreRetry('claim the restart of the failed round', () => job.claimRestart(info.storePrefix, x.nodeId), retry);
+      // A retried add whose first answer was lost may count one restart twice: over-counting stops a job
+      // early, where under-counting would let a crashing job restart for ever.
+      count = await withStoreRetry(claimed ? 'count the restart' : 'read the restart count', () => (claimed ? rdzv.incrementRestartCount() : rdzv.getRestartCount()), retry);
+    } catch (err) {
+      if (signals.signalled !== undefined) continue;
+      return result(1, state.restarts, record, `FAILED: rank ${w.rank}'s failure could not be handled: ${describeError(err)}`);
     }
-    // One restart per failed round, whichever agent claims it, so a failure that brings down every
-    // node's workers is counted once, and a node re-joining under a new id still counts.
-    const claimed = await job.claimRestart(info.storePrefix, x.nodeId).catch(() => false);
-    const count = claimed ? await rdzv.incrementRestartCount() : await rdzv.getRestartCount();
+    // The store counts failures claimed; the restarts done are one fewer once the limit is passed.
+    state.restarts = Math.min(count, c.maxRestarts);
     if (count > c.maxRestarts) {
       await job.setOutcome('failed').catch(() => undefined);
       await rdzv.setClosed().catch(() => undefined);
-      return result(1, count, (await firstFailure()) ?? record, `FAILED after ${state.attempts} attempt(s): the job exceeded --max-restarts ${c.maxRestarts}`);
+      return result(1, state.restarts, (await firstFailure()) ?? record, `FAILED after ${state.attempts} attempt(s): the job exceeded --max-restarts ${c.maxRestarts}`);
     }
     x.log(`restart ${count} of ${c.maxRestarts}`);
   }

@@ -47,7 +47,8 @@ export function resolveToken(config: ElasticTrainingConfig, env: NodeJS.ProcessE
   });
 }
 
-export async function setupStore(config: ElasticTrainingConfig, env: NodeJS.ProcessEnv): Promise<AgentStore> {
+/** Set up the agent's store; `signal` stops the attempts to reach a store that is not up (yet). */
+export async function setupStore(config: ElasticTrainingConfig, env: NodeJS.ProcessEnv, signal?: AbortSignal): Promise<AgentStore> {
   if (config.singleNode) {
     const token = resolveToken(config, env, false);
     const h = await createStore({ backend: 'tcp', endpoint: '127.0.0.1:0', host: true, token, logger: () => undefined });
@@ -62,7 +63,7 @@ export async function setupStore(config: ElasticTrainingConfig, env: NodeJS.Proc
   }
   const token = resolveToken(config, env, true);
   if (config.rdzvBackend === 'etcd') {
-    const h = await createStore({ backend: 'etcd', endpoint: config.rdzvEndpoint, token, runId: config.rdzvId, timeoutMs: joinMs });
+    const h = await createStore({ backend: 'etcd', endpoint: config.rdzvEndpoint, token, runId: config.rdzvId, timeoutMs: joinMs, signal });
     return { store: h, backend: 'etcd', endpoint: config.rdzvEndpoint, token, hosting: false, close: () => h.close() };
   }
   const { host, port } = parseEndpoint(config.rdzvEndpoint);
@@ -79,10 +80,10 @@ export async function setupStore(config: ElasticTrainingConfig, env: NodeJS.Proc
     }
   }
   try {
-    const h = await createStore({ backend: 'tcp', endpoint: config.rdzvEndpoint, token, timeoutMs: joinMs });
+    const h = await createStore({ backend: 'tcp', endpoint: config.rdzvEndpoint, token, timeoutMs: joinMs, signal });
     return { store: h, backend: 'tcp', endpoint: config.rdzvEndpoint, token, hosting: false, close: () => h.close() };
   } catch (err) {
-    if (err instanceof DistributedSetupError) throw err;
+    if (err instanceof DistributedSetupError || signal?.aborted === true) throw err;
     throw new DistributedSetupError(`Could not reach the store at ${config.rdzvEndpoint}: ${describeError(err)}`, { cause: err });
   }
 }

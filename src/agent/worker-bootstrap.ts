@@ -7,8 +7,9 @@
  * start-up), beats, and answers requests for a diagnostic report. A standby process has already paid
  * for Node's start-up and the heavy imports, so replacing a dead worker costs only the script's own start.
  */
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { redactValue, secretValues, writePrivateFile } from './redact.js';
+import { resolve, dirname } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { EH_ENV } from '../env/index.js';
@@ -49,8 +50,11 @@ function onAgentMessage(m: unknown): void {
   if (!isAgentMessage(m)) return;
   if (m.eh === 'report') {
     try {
-      const path = process.report.writeReport(m.path);
-      send({ eh: 'report-written', path });
+      // The report holds the whole environment: the job token and any credential are redacted, the file is the owner's only.
+      const report = redactValue(process.report.getReport(), secretValues(process.env));
+      mkdirSync(dirname(m.path), { recursive: true });
+      writePrivateFile(m.path, JSON.stringify(report, null, 2));
+      send({ eh: 'report-written', path: m.path });
     } catch (err) {
       send({ eh: 'report-written', error: err instanceof Error ? err.message : String(err) });
     }

@@ -70,6 +70,8 @@ export async function setupDistributedEnvironment(options: SetupOptions = {}): P
       hostId: storeEnv.hostId ?? hostIdFrom(env),
       transport,
       setupTimeoutMs: timeoutMs,
+      // A job on one host is reached over loopback only; one that spans hosts listens on every interface.
+      ...(info.localWorldSize === info.worldSize && !env.EH_COLLECTIVE_ADDR ? { bindHost: '127.0.0.1', advertiseHost: '127.0.0.1' } : {}),
     });
   } catch (err) {
     await closeOwnedStore();

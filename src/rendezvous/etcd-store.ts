@@ -21,6 +21,8 @@ export interface EtcdStoreOptions {
   auth?: { username: string; password: string };
   /** TLS to etcd (https endpoints): CA, and client certificate and key for mutual TLS. */
   credentials?: { rootCertificate: Buffer; privateKey?: Buffer; certChain?: Buffer };
+  /** Stop trying to connect when this aborts (the connect rejects with its reason). */
+  signal?: AbortSignal;
 }
 
 interface HeldLease {
@@ -71,11 +73,18 @@ export class EtcdStore implements Store {
     const store = new EtcdStore(client, client.namespace(`${namespace}kv/`), namespace, endpoints, requestTimeoutMs);
     const deadline = Date.now() + timeoutMs;
     let delay = 50;
+    const abort = options.signal;
     for (let attempt = 1; ; attempt++) {
       try {
+        abort?.throwIfAborted();
         await store.checkJobToken(client.namespace(namespace), options.token);
+        abort?.throwIfAborted();
         return store;
       } catch (err) {
+        if (abort?.aborted === true) {
+          client.close();
+          throw abort.reason;
+        }
         if (err instanceof ElasticTrainingError) {
           client.close();
           throw err;
@@ -94,7 +103,10 @@ export class EtcdStore implements Store {
             suggestions: ['Check that etcd runs and listens there (etcdctl --endpoints=... endpoint health), and the credentials if etcd has auth or TLS enabled.'],
           });
         }
-        await sleep(Math.min(delay, remaining));
+        await sleep(Math.min(delay, remaining), undefined, { signal: abort }).catch((e: unknown) => {
+          client.close();
+          throw abort?.aborted === true ? abort.reason : e;
+        });
         delay = Math.min(delay * 2, 1_000);
       }
     }

@@ -28,6 +28,8 @@ export interface CreateStoreOptions {
   logger?: StoreLogger;
   /** etcd only: etcd's own authentication and TLS. */
   etcd?: Pick<EtcdStoreOptions, 'auth' | 'credentials'>;
+  /** Stop trying to reach the store when this aborts (the call rejects with its reason). */
+  signal?: AbortSignal;
 }
 
 /** A store with what was needed to reach it: `endpoint` is what workers should be given. */
@@ -88,7 +90,7 @@ export async function createStore(options: CreateStoreOptions): Promise<StoreHan
       const endpoint = port === 0 ? formatEndpoint(host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host, server.port) : options.endpoint;
       return new Handle('tcp', endpoint, server.store, () => server.close(), server);
     }
-    const store = await TcpStore.connect({ endpoint: options.endpoint, token: options.token, timeoutMs: options.timeoutMs, requestTimeoutMs: options.requestTimeoutMs });
+    const store = await TcpStore.connect({ endpoint: options.endpoint, token: options.token, timeoutMs: options.timeoutMs, requestTimeoutMs: options.requestTimeoutMs, signal: options.signal });
     return new Handle('tcp', options.endpoint, store, () => store.close());
   }
   if (backend === 'etcd') {
@@ -100,6 +102,7 @@ export async function createStore(options: CreateStoreOptions): Promise<StoreHan
       namespace: etcdNamespace(options.runId ?? 'default'),
       timeoutMs: options.timeoutMs,
       requestTimeoutMs: options.requestTimeoutMs,
+      signal: options.signal,
       ...options.etcd,
     });
     return new Handle('etcd', options.endpoint, store, () => store.close());

@@ -218,8 +218,13 @@ export class RendezvousHandler {
   }
 
   async getRestartCount(): Promise<number> {
-    const v = await this.store.get(`${this.base}/restarts`);
-    return v === undefined ? 0 : Number(v);
+    const key = `${this.base}/restarts`;
+    const v = await this.store.get(key);
+    if (v === undefined) return 0;
+    const n = Number(v);
+    // A value that is not a count must not read as some number of restarts.
+    if (!/^\d+$/.test(v) || !Number.isSafeInteger(n)) throw new DistributedSetupError(`The restart count of run "${this.params.runId}" in the store (${key}) is not a count: ${JSON.stringify(v.slice(0, 40))}`);
+    return n;
   }
 
   /** Mark the job finished: every node's nextRendezvous() rejects from now on. */

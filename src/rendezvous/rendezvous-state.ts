@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { DistributedSetupError } from '../errors/index.js';
 
 /**
@@ -65,15 +66,29 @@ export function isAlive(view: NodeView, p: { nodeId: string; session: string }):
   return view.alive.get(p.nodeId)?.has(p.session) === true;
 }
 
+const count = z.number().int().nonnegative();
+const participantSchema = z.object({ nodeId: z.string(), addr: z.string(), session: z.string(), seq: count, localWorldSize: z.number().int().positive().optional() });
+const stateSchema = z.object({
+  version: count,
+  round: count,
+  complete: z.boolean(),
+  closed: z.boolean(),
+  participants: z.array(participantSchema),
+  lastCallDeadline: z.number().optional(),
+  nextSeq: count,
+});
+
 export function parseState(raw: string | undefined, runId: string): RendezvousState | undefined {
   if (raw === undefined) return undefined;
+  let problem: string;
   try {
-    const s = JSON.parse(raw) as RendezvousState;
-    if (typeof s.version === 'number' && typeof s.round === 'number' && Array.isArray(s.participants)) return s;
-  } catch {
-    // fall through
+    const r = stateSchema.safeParse(JSON.parse(raw));
+    if (r.success) return r.data;
+    problem = r.error.issues.map((i) => `${i.path.join('.') || '(value)'}: ${i.message}`).join('; ');
+  } catch (err) {
+    problem = `not JSON (${(err as Error).message})`;
   }
-  throw new DistributedSetupError(`The rendezvous state of run "${runId}" in the store is not readable`, {
+  throw new DistributedSetupError(`The rendezvous state of run "${runId}" in the store is not readable: ${problem}`, {
     suggestions: ['Another program (or another version) wrote under this run id: use a new --rdzv-id, or delete the run\'s keys from the store.'],
   });
 }

@@ -27,6 +27,8 @@ export interface TcpStoreConnectOptions {
    * then detected in seconds, not at TCP's own timeouts. Default 2 s.
    */
   heartbeatMs?: number;
+  /** Stop trying to connect when this aborts (the connect rejects with its reason). */
+  signal?: AbortSignal;
 }
 
 type Pending = { resolve: (value: unknown) => void; reject: (err: Error) => void; timer?: NodeJS.Timeout };
@@ -79,14 +81,23 @@ export class TcpStore implements Store {
     const deadline = Date.now() + timeoutMs;
     let delay = 25;
     let lastError: string;
+    const abort = options.signal;
     for (let attempt = 1; ; attempt++) {
+      abort?.throwIfAborted();
       const left = deadline - Date.now();
+      let socket: net.Socket | undefined;
       try {
-        const socket = await openSocket(host, port, Math.max(left, 1));
+        socket = await openSocket(host, port, Math.max(left, 1), abort);
+        abort?.throwIfAborted();
         const decoder = new FrameDecoder(MAX_FRAME_BYTES);
         await authenticate(socket, decoder, options.token, endpoint, Math.max(deadline - Date.now(), 1_000));
+        abort?.throwIfAborted();
         return new TcpStore(endpoint, socket, decoder, requestTimeoutMs, heartbeatMs);
       } catch (err) {
+        if (abort?.aborted === true) {
+          socket?.destroy();
+          throw abort.reason;
+        }
         if (err instanceof DistributedSetupError) throw err; // refused: retrying cannot help
         lastError = describeError(err);
       }
@@ -97,7 +108,9 @@ export class TcpStore implements Store {
           suggestions: [`Check that the agent hosting the store is running and listens on ${endpoint} (--rdzv-endpoint), and that no firewall blocks it.`],
         });
       }
-      await sleep(Math.min(delay, remaining));
+      await sleep(Math.min(delay, remaining), undefined, { signal: abort }).catch((err: unknown) => {
+        throw abort?.aborted === true ? abort.reason : err;
+      });
       delay = Math.min(delay * 2, 1_000);
     }
   }
@@ -239,9 +252,10 @@ export class TcpStore implements Store {
   }
 }
 
-function openSocket(host: string, port: number, timeoutMs: number): Promise<net.Socket> {
+function openSocket(host: string, port: number, timeoutMs: number, signal?: AbortSignal): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host, port });
+    // An abort destroys the socket, which ends the attempt with an error (the caller then rethrows the abort's reason).
+    const socket = net.connect({ host, port, signal });
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new Error(`connect timed out after ${timeoutMs} ms`));
