@@ -2,9 +2,8 @@
  * This node's workers for one round (torch's LocalElasticAgent): the environment each is started with,
  * watching them until the round ends one way or another, and the record of a failed one.
  */
-import os from 'node:os';
 import { join } from 'node:path';
-import { EH_ENV } from '../env/index.js';
+import { EH_ENV, hostIdFrom } from '../env/index.js';
 import type { AgentRendezvous, RoundInfo } from './agent-rendezvous.js';
 import type { AgentSignals } from './agent-signals.js';
 import type { ElasticTrainingConfig } from './config.js';
@@ -32,6 +31,8 @@ export interface LaunchContext {
   store: AgentStore;
   /** This attempt's directory; each rank logs under `<attemptDir>/<rank>`. */
   attemptDir: string;
+  /** The address this node's ranks advertise to other hosts (EH_COLLECTIVE_ADDR), if the agent knows one. */
+  collectiveAddr?: string;
 }
 
 /** Ranks and environment of this node's workers in `info`'s world (torch's `_assign_worker_ranks`). */
@@ -68,10 +69,11 @@ export function workerLaunches(x: LaunchContext, info: RoundInfo, restartCount: 
       [EH_ENV.HEARTBEAT_INTERVAL_MS]: x.nodeWorker ? String(Math.round(c.heartbeatInterval * 1000)) : '0',
       [EH_ENV.HEARTBEAT_MODE]: x.env[EH_ENV.HEARTBEAT_MODE] === 'manual' ? 'manual' : 'auto',
       [EH_ENV.LOG_DIR]: join(x.attemptDir, String(rank)),
-      [EH_ENV.HOST_ID]: os.hostname(),
+      [EH_ENV.HOST_ID]: hostIdFrom(x.env),
       [EH_ENV.RDZV_ROUND]: String(info.round),
       [EH_ENV.NODE_ID]: x.nodeId,
     });
+    if (x.collectiveAddr !== undefined) env.EH_COLLECTIVE_ADDR = x.collectiveAddr;
     // TORCHELASTIC_ERROR_FILE is set by the worker group, per worker directory.
     out.push({ rank, localRank: lr, env });
   }

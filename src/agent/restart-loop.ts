@@ -17,7 +17,7 @@ import type { JobRecord } from './job-record.js';
 import { isNodeScript } from './launch-command.js';
 import { failureRecord, monitorWorkers, workerLaunches } from './local-workers.js';
 import type { MemoryHolder } from './memory-holder.js';
-import { agreeMaster } from './round-setup.js';
+import { agreeMaster, collectiveAddr } from './round-setup.js';
 import { StandbyPool } from './standby-pool.js';
 import { withStoreRetry } from './store-retry.js';
 import type { AgentStore } from './store-setup.js';
@@ -118,7 +118,7 @@ export async function runRestartLoop(x: LoopContext): Promise<AgentResult> {
     state.restarts = restartCount;
     const master = await agreeMaster(x.store, info, c.rdzvConf.joinTimeout * 1000, signals);
     const attemptDir = join(logDir, `attempt_${state.attempts}`);
-    const launches = workerLaunches({ config: c, env: x.env, nodeId: x.nodeId, nodeWorker, store: x.store, attemptDir }, info, restartCount, master);
+    const launches = workerLaunches({ config: c, env: x.env, nodeId: x.nodeId, nodeWorker, store: x.store, attemptDir, collectiveAddr: await collectiveAddr(c, x.env) }, info, restartCount, master);
     x.log(`round ${info.round}: node rank ${info.nodeRank} of ${info.nodeCount}, ranks ${launches[0]?.rank}..${launches[launches.length - 1]?.rank} of ${launches[0]?.env.WORLD_SIZE}, restart count ${restartCount}`);
     const group = new WorkerGroup({ script: x.script, scriptArgs: x.scriptArgs, noNode: c.noNode, cwd: x.cwd, nodeArgs: c.nodeArgs, attemptDir, output }, state.standby, x.memory);
     state.group = group;

@@ -3,6 +3,7 @@
  * this agent joins rounds through, the address other nodes reach it at, and the MASTER_ADDR/MASTER_PORT
  * rank 0's node picks for the round.
  */
+import dgram from 'node:dgram';
 import net from 'node:net';
 import os from 'node:os';
 import { z } from 'zod';
@@ -27,6 +28,50 @@ export function nodeAddr(c: ElasticTrainingConfig): string {
   if (c.singleNode) return '127.0.0.1';
   const host = c.rdzvEndpoint.replace(/:\d+$/, '').replace(/^https?:\/\//, '').replace(/^\[|\]$/g, '');
   return isLocalHost(host) && (host.startsWith('127.') || host === 'localhost' || host === '::1') ? '127.0.0.1' : os.hostname();
+}
+
+/**
+ * The address this node's workers advertise to the other hosts' ranks: the user's EH_COLLECTIVE_ADDR,
+ * else --local-addr, else the local address of the route to the store (the interface the store is
+ * reached through, which on a host with a management and a data network is the one the peers share),
+ * else undefined (each worker then takes its first non-internal IPv4).
+ */
+export async function collectiveAddr(c: ElasticTrainingConfig, env: NodeJS.ProcessEnv): Promise<string | undefined> {
+  const set = env.EH_COLLECTIVE_ADDR;
+  if (set !== undefined && set !== '') return set;
+  if (c.localAddr !== undefined) return c.localAddr;
+  if (c.singleNode) return undefined;
+  const { host } = splitEndpoint(c.rdzvEndpoint.split(',')[0]);
+  if (host === '') return undefined;
+  // This node serves the store itself: at an address of its own the others already reach, or on loopback (one host).
+  if (isLocalHost(host)) return net.isIP(host) !== 0 && !host.startsWith('127.') && host !== '::1' && host !== '0.0.0.0' ? host : undefined;
+  return routeSourceAddress(host);
+}
+
+function splitEndpoint(endpoint: string): { host: string } {
+  const bare = endpoint.trim().replace(/^https?:\/\//, '');
+  const m = /^\[?([^\]]*?)\]?(?::\d+)?$/.exec(bare);
+  return { host: m?.[1] ?? '' };
+}
+
+/** The source address the kernel picks for `host` (a UDP connect sends nothing; it only routes). */
+function routeSourceAddress(host: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const s = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
+    const done = (addr: string | undefined): void => {
+      s.close();
+      resolve(addr);
+    };
+    s.once('error', () => done(undefined));
+    s.connect(9, host, () => {
+      try {
+        const a = s.address().address;
+        done(a.startsWith('127.') || a === '::1' ? undefined : a);
+      } catch {
+        done(undefined);
+      }
+    });
+  });
 }
 
 export async function makeRendezvous(s: AgentStore, c: ElasticTrainingConfig, nodeId: string, factory?: RendezvousFactory): Promise<AgentRendezvous> {

@@ -3,6 +3,7 @@ import { unlinkSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { hostIdFrom } from '../env/index.js';
 import { ConfigurationError, DistributedSetupError, describeError } from '../errors/index.js';
 import { HELLO_BYTES, ackMac, checkHello, encodeHello, macEquals, MAC_BYTES } from './auth.js';
 import { PeerLink } from './peer-link.js';
@@ -27,7 +28,7 @@ export interface MeshOptions extends ProcessGroupOptions {
   token: string;
   /** Unique to this group (round prefix, restart count): binds the proofs and keys to it. */
   groupId: string;
-  /** Ranks with the same host id talk over Unix sockets (default os.hostname()). */
+  /** Ranks with the same host id talk over Unix sockets (default: EH_HOST_ID, else hostname + machine id + boot id + network namespace, see env/host-identity). */
   hostId?: string;
   /** `auto` (default): Unix sockets on one host, TCP across; `tcp`: TCP only; `unix`: fail unless all on one host. */
   transport?: Transport;
@@ -35,7 +36,7 @@ export interface MeshOptions extends ProcessGroupOptions {
   setupTimeoutMs?: number;
   /** Address the TCP listener binds (default 0.0.0.0). */
   bindHost?: string;
-  /** Address other hosts reach this rank at (default: EH_COLLECTIVE_ADDR, else the first non-internal IPv4, else 127.0.0.1). */
+  /** Address other hosts reach this rank at (default: EH_COLLECTIVE_ADDR, which the agent sets from --local-addr or the store's route, else the first non-internal IPv4, else 127.0.0.1). */
   advertiseHost?: string;
   /** Store key prefix for the addresses (default `collective/`). */
   keyPrefix?: string;
@@ -87,7 +88,7 @@ export async function createProcessGroup(o: MeshOptions): Promise<ProcessGroup> 
   if (worldSize === 1) return ProcessGroup.single(o);
   if (typeof token !== 'string' || token === '') throw new ConfigurationError('createProcessGroup needs the job token', { suggestions: ['Set EH_TOKEN (eh run does).'] });
   const transport = o.transport ?? 'auto';
-  const hostId = o.hostId ?? os.hostname();
+  const hostId = o.hostId ?? hostIdFrom();
   const setupTimeoutMs = o.setupTimeoutMs ?? 60_000;
   const deadline = Date.now() + setupTimeoutMs;
   const keyPrefix = o.keyPrefix ?? 'collective/';
@@ -206,18 +207,35 @@ export async function createProcessGroup(o: MeshOptions): Promise<ProcessGroup> 
       onAccepted();
     });
     const connects: Promise<void>[] = [];
+    const dialled = new Set<number>();
     for (let p = 0; p < worldSize; p++) {
       const link = links[p];
       if (link === undefined) continue;
       const a = addrs[p];
       const useUnix = transport !== 'tcp' && a.hostId === hostId && a.unixPath !== undefined;
-      connects.push(connectPeer(link, useUnix ? { path: a.unixPath as string } : { host: a.host, port: a.port }, { token, groupId, rank, worldSize, deadline }));
+      // Say what was compared: a wrong "same host" verdict is otherwise a bare ENOENT.
+      const why = useUnix
+        ? `over a Unix socket, since both have host id ${JSON.stringify(hostId)}; if they are different machines, give each its own EH_HOST_ID`
+        : `over TCP at its advertised address (host ids ${JSON.stringify(a.hostId)} and ${JSON.stringify(hostId)} differ${transport === 'tcp' ? ', or transport tcp' : ''}); if that address is not reachable from here, set --local-addr or EH_COLLECTIVE_ADDR on rank ${String(p)}'s host`;
+      connects.push(
+        connectPeer(link, useUnix ? { path: a.unixPath as string } : { host: a.host, port: a.port }, { token, groupId, rank, worldSize, deadline, why }).then(() => {
+          dialled.add(p);
+        }),
+      );
     }
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => {
         const notIn = links.filter((l) => l !== undefined && l.outbound === undefined).map((l) => (l as PeerLink).peer);
-        reject(new DistributedSetupError(`rank ${String(rank)} timed out after ${String(setupTimeoutMs)} ms connecting its process group: no connection from rank(s) ${notIn.join(', ') || '-'}`));
+        const notOut = links.filter((l) => l !== undefined && !dialled.has(l.peer)).map((l) => (l as PeerLink).peer);
+        const parts: string[] = [];
+        if (notOut.length > 0) parts.push(`could not reach rank(s) ${notOut.map((p) => `${String(p)} at ${addrs[p].host}:${String(addrs[p].port)}`).join(', ')}`);
+        if (notIn.length > 0) parts.push(`no connection from rank(s) ${notIn.join(', ')}`);
+        reject(
+          new DistributedSetupError(`rank ${String(rank)} (advertising ${me.host}) timed out after ${String(setupTimeoutMs)} ms connecting its process group: ${parts.join('; ')}`, {
+            suggestions: ['An address a peer advertises must be reachable from every other host: give each agent --local-addr (its address on the data network), or set EH_COLLECTIVE_ADDR.'],
+          }),
+        );
       }, Math.max(1, deadline - Date.now()));
     });
     try {
@@ -253,6 +271,8 @@ interface ConnectCtx {
   rank: number;
   worldSize: number;
   deadline: number;
+  /** How and why this peer is dialled the way it is, for the error. */
+  why: string;
 }
 
 /** Open our connection to `link.peer`, send the hello, and check the peer's answer. Retries while the peer is not listening yet. */
@@ -266,7 +286,7 @@ async function connectPeer(link: PeerLink, where: { path: string } | { host: str
       const code = (err as NodeJS.ErrnoException).code;
       const retry = (code === 'ECONNREFUSED' || code === 'ENOENT' || code === 'ECONNRESET') && Date.now() + 100 < c.deadline;
       if (!retry) {
-        throw new DistributedSetupError(`rank ${String(c.rank)} could not connect to rank ${String(link.peer)} at ${desc}: ${describeError(err)}`, { cause: err });
+        throw new DistributedSetupError(`rank ${String(c.rank)} could not connect to rank ${String(link.peer)} at ${desc}: ${describeError(err)} (dialled ${c.why})`, { cause: err });
       }
       await new Promise((r) => setTimeout(r, 100));
     }

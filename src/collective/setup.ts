@@ -1,5 +1,4 @@
-import os from 'node:os';
-import { getWorldInfo, requireStoreEnv, type WorldInfo } from '../env/index.js';
+import { getWorldInfo, hostIdFrom, requireStoreEnv, type WorldInfo } from '../env/index.js';
 import { ConfigurationError, DistributedSetupError, describeError } from '../errors/index.js';
 import { connectStoreFromEnv, type Store } from '../rendezvous/index.js';
 import type { CollectiveArray, ReduceOp, ReducibleArray } from './dtypes.js';
@@ -84,7 +83,7 @@ export async function setupDistributedEnvironment(options: SetupOptions = {}): P
       token: storeEnv.token,
       groupId: `${storeEnv.prefix ?? ''}|${info.runId}|${String(info.restartCount)}`,
       keyPrefix: `collective/${String(info.restartCount)}/`,
-      hostId: storeEnv.hostId ?? os.hostname(),
+      hostId: storeEnv.hostId ?? hostIdFrom(env),
       transport,
       setupTimeoutMs: timeoutMs,
       // A job on one host is reached over loopback only; one that spans hosts listens on every interface.

@@ -29,6 +29,8 @@ export interface EtcdTlsOptions {
 export interface EtcdStartOptions {
   readyTimeoutMs?: number;
   tls?: EtcdTlsOptions;
+  /** The address clients reach it at (default 127.0.0.1), e.g. a network-namespace test bed's gateway. */
+  clientHost?: string;
 }
 
 export interface EtcdClusterHandle {
@@ -51,14 +53,14 @@ interface Member {
   metrics: number;
 }
 
-function spawnMember(m: Member, dataDir: string, cluster: Member[], timing: string[], tls: EtcdTlsOptions | undefined): { child: ChildProcess; stderr: () => string; stop: () => Promise<void> } {
+function spawnMember(m: Member, dataDir: string, cluster: Member[], timing: string[], tls: EtcdTlsOptions | undefined, clientHost: string): { child: ChildProcess; stderr: () => string; stop: () => Promise<void> } {
   const child = spawn(
     'etcd',
     [
       '--name', m.name,
       '--data-dir', dataDir,
-      '--listen-client-urls', `${tls === undefined ? 'http' : 'https'}://127.0.0.1:${m.client}`,
-      '--advertise-client-urls', `${tls === undefined ? 'http' : 'https'}://127.0.0.1:${m.client}`,
+      '--listen-client-urls', `${tls === undefined ? 'http' : 'https'}://${clientHost}:${m.client}`,
+      '--advertise-client-urls', `${tls === undefined ? 'http' : 'https'}://${clientHost}:${m.client}`,
       ...(tls === undefined ? [] : ['--cert-file', tls.certFile, '--key-file', tls.keyFile, '--trusted-ca-file', tls.caFile, ...(tls.clientCertAuth === true ? ['--client-cert-auth'] : [])]),
       '--listen-peer-urls', `http://127.0.0.1:${m.peer}`,
       '--initial-advertise-peer-urls', `http://127.0.0.1:${m.peer}`,
@@ -141,17 +143,18 @@ export async function startEtcdCluster(size: number, options: EtcdStartOptions =
     const dir = await mkdtemp(path.join(tmpdir(), 'eh-etcd-'));
     const ports = await freePorts(3 * size);
     const members: Member[] = Array.from({ length: size }, (_, i) => ({ name: `m${i}-${ports[0]}`, client: ports[3 * i], peer: ports[3 * i + 1], metrics: ports[3 * i + 2] }));
-    const procs = members.map((m, i) => spawnMember(m, path.join(dir, `data${i}`), members, timing, options.tls));
+    const clientHost = options.clientHost ?? '127.0.0.1';
+    const procs = members.map((m, i) => spawnMember(m, path.join(dir, `data${i}`), members, timing, options.tls, clientHost));
     const removeDir = (): Promise<void> => rm(dir, { recursive: true, force: true });
     const stopAll = async (): Promise<void> => {
       await Promise.all(procs.map((p) => p.stop()));
       await removeDir();
     };
     const deadline = Date.now() + readyTimeoutMs;
-    const ready = await Promise.all(members.map((m, i) => healthy(`127.0.0.1:${m.client}`, procs[i].child, deadline, options.tls)));
+    const ready = await Promise.all(members.map((m, i) => healthy(`${clientHost}:${m.client}`, procs[i].child, deadline, options.tls)));
     if (ready.every((r) => r)) {
       const handles: EtcdHandle[] = members.map((m, i) => ({
-        endpoint: `127.0.0.1:${m.client}`,
+        endpoint: `${clientHost}:${m.client}`,
         pid: procs[i].child.pid ?? 0,
         // A single member owns the data dir; in a cluster the dir goes when the whole cluster stops.
         stop: size === 1 ? () => stopAll() : () => procs[i].stop(),

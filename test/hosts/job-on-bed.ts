@@ -1,0 +1,90 @@
+/**
+ * One `eh run` per network-namespace host against an etcd on the test bed's bridge, for the
+ * multi-host tests: builds the bed and etcd, runs a job, reads each rank's report, tears down.
+ */
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { startEtcd, type EtcdHandle } from '../helpers/etcd.js';
+import { createTestbed, type RunResult, type Testbed } from '../helpers/netns.js';
+import { EH, ROOT } from '../agent/harness.js';
+
+export const REPORT = join(ROOT, 'test', 'fixtures', 'hosts', 'report.mjs');
+
+export interface RankReport {
+  rank: number;
+  world: number;
+  sum: number;
+  usesSharedMemory: boolean;
+  connections: ({ transport: 'unix' | 'tcp'; remote?: string } | null)[];
+  hostId: string;
+  collectiveAddr?: string;
+}
+
+export interface HostsBed {
+  bed: Testbed;
+  etcd: EtcdHandle;
+  /** Run one agent per entry (host index, extra args, extra env, a /tmp of its own as a separate machine has) at once, each to its end; rank i's report is reports[i]. */
+  job(runs: { host: number; args?: string[]; env?: NodeJS.ProcessEnv; privateTmp?: boolean; token?: string; delayMs?: number }[], o?: { conf?: string; timeoutMs?: number }): Promise<{ results: RunResult[]; reports: (RankReport | undefined)[] }>;
+  close(): Promise<void>;
+}
+
+/** The test process's variables that would decide the outcome for the agents, dropped. */
+function cleanEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const k of ['EH_HOST_ID', 'EH_COLLECTIVE_ADDR', 'EH_TOKEN', 'TMPDIR']) delete env[k];
+  return env;
+}
+
+let jobs = 0;
+
+export async function hostsBed(hosts: number): Promise<HostsBed> {
+  const bed = await createTestbed({ hosts });
+  let etcd: EtcdHandle;
+  try {
+    etcd = await startEtcd({ clientHost: bed.gateway });
+  } catch (err) {
+    await bed.teardown();
+    throw err;
+  }
+  return {
+    bed,
+    etcd,
+    async job(runs, o = {}) {
+      // Not under /tmp: a host may have a /tmp of its own.
+      const out = mkdtempSync('/var/tmp/eh-hosts-');
+      const id = `hosts-${String(process.pid)}-${String(++jobs)}`;
+      try {
+        const results = await Promise.all(
+          runs.map(async (r) => {
+            if (r.delayMs !== undefined) await new Promise((resolve) => setTimeout(resolve, r.delayMs));
+            return bed.run(
+              r.host,
+              r.privateTmp === true ? 'unshare' : process.execPath,
+              [
+                ...(r.privateTmp === true ? ['--mount', '--propagation', 'private', 'sh', '-c', 'mount -t tmpfs -o mode=1777 tmpfs /tmp && exec "$@"', 'sh', process.execPath] : []),
+                EH, 'run', '--nnodes', String(runs.length), '--nproc-per-node', '1', '--rdzv-backend', 'etcd', '--rdzv-endpoint', etcd.endpoint, '--rdzv-id', id,
+                '--rdzv-conf', `token=${r.token ?? 'hosts-token'},join_timeout=30,last_call_timeout=1${o.conf ?? ''}`, '--max-restarts', '0', '--monitor-interval', '0.2',
+                ...(r.args ?? []), REPORT,
+              ],
+              { cwd: ROOT, env: { ...cleanEnv(), OUT_DIR: out, ...r.env }, timeoutMs: o.timeoutMs ?? 60_000 },
+            );
+          }),
+        );
+        const reports = runs.map((_r, rank) => {
+          const f = join(out, `rank-${String(rank)}.json`);
+          return existsSync(f) ? (JSON.parse(readFileSync(f, 'utf8')) as RankReport) : undefined;
+        });
+        return { results, reports };
+      } finally {
+        rmSync(out, { recursive: true, force: true });
+      }
+    },
+    async close() {
+      try {
+        await etcd.stop();
+      } finally {
+        await bed.teardown();
+      }
+    },
+  };
+}
