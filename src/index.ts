@@ -10,5 +10,3 @@ export * from './rendezvous/index.js';
 export * from './collective/index.js';
 export * from './agent/index.js';
 export * from './checkpoint/index.js';
-// Both the agent and the collective have a getWorldInfo; the root gives the reference's (agent's): read from the environment.
-export { getWorldInfo } from './agent/index.js';

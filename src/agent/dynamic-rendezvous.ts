@@ -1,7 +1,7 @@
 /** The dynamic rendezvous (tcp, etcd backends): the rendezvous part's RendezvousHandler, set up from the launcher's config. */
 import { RendezvousHandler } from '../rendezvous/index.js';
 import type { AgentRendezvous } from './agent-rendezvous.js';
-import type { RendezvousFactoryOptions } from './agent.js';
+import type { RendezvousFactoryOptions } from './round-setup.js';
 import type { AgentStore } from './store-setup.js';
 
 export function createDynamicRendezvous(s: AgentStore, o: RendezvousFactoryOptions): AgentRendezvous {

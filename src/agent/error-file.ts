@@ -11,7 +11,7 @@ export interface ErrorRecord {
   message: string;
   name: string;
   stack: string;
-  rank: number | undefined;
+  rank?: number;
   /** ISO time the error was recorded. */
   time: string;
   pid: number;

@@ -16,7 +16,7 @@ export interface FailureRecord {
   /** ISO time the agent saw the failure. */
   time: string;
   errorFile: string;
-  error: ErrorRecord | undefined;
+  error?: ErrorRecord;
   stderrTail: string[];
   /** Diagnostic report of a hung worker. */
   reportPath?: string;

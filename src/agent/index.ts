@@ -15,8 +15,7 @@ export {
   type RdzvBackend,
   type RdzvConf,
 } from './config.js';
-export { TORCHRUN_ENV, EH_ENV, WORKER_ENV_NAMES, type TorchrunEnvName } from '../env/index.js';
-export { getWorldInfo, type AgentWorldInfo } from './world-info.js';
+export { TORCHRUN_ENV, EH_ENV, WORKER_ENV_NAMES, getWorldInfo, readStoreEnv, type TorchrunEnvName, type StoreEnv } from '../env/index.js';
 // The worker's side of the job, from the collective part, so that scripts import it from here as the reference does.
 export {
   setupDistributedEnvironment,

@@ -10,19 +10,18 @@ export {
   isMainProcess,
   getRank,
   getWorldSize,
-  getWorldInfo,
+  getCurrentWorld,
   getProcessGroup,
-  readWorldInfo,
   allReduce,
   broadcast,
   allGather,
   reduceScatter,
   barrier,
   broadcastObject,
-  type WorldInfo,
   type SetupOptions,
   type Backend,
 } from './setup.js';
+export { getWorldInfo, type WorldInfo } from '../env/index.js';
 export {
   ProcessGroup,
   DEFAULT_TIMEOUT_MS,

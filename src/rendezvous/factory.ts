@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { EH_ENV } from '../env/index.js';
-import { ConfigurationError, DistributedSetupError } from '../errors/index.js';
+import { requireStoreEnv } from '../env/index.js';
+import { ConfigurationError } from '../errors/index.js';
 import { EtcdStore, type EtcdStoreOptions } from './etcd-store.js';
 import { formatEndpoint, parseEndpoint } from './endpoint.js';
 import type { StoreLogger } from './logger.js';
@@ -150,30 +150,14 @@ export function etcdOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Pick<E
  */
 export async function connectStoreFromEnv(options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<Store> {
   const env = options.env ?? process.env;
-  const backend = env[EH_ENV.STORE_BACKEND] ?? 'tcp';
-  const endpoint = env[EH_ENV.STORE_ENDPOINT];
-  const token = env[EH_ENV.TOKEN];
-  const missing = [
-    ...(endpoint === undefined || endpoint === '' ? [EH_ENV.STORE_ENDPOINT] : []),
-    ...(token === undefined || token === '' ? [EH_ENV.TOKEN] : []),
-  ];
-  if (missing.length > 0) {
-    throw new DistributedSetupError('The worker cannot reach its job store: the environment lacks the store settings', {
-      missingVars: missing,
-      suggestions: ['Start the worker with `eh run`, which sets them; or export EH_STORE_ENDPOINT=host:port and EH_TOKEN=<the job token>.'],
-    });
-  }
-  if (backend !== 'tcp' && backend !== 'etcd') {
-    throw new ConfigurationError(`${EH_ENV.STORE_BACKEND}=${backend} is not a store backend: use tcp or etcd`, { configKey: EH_ENV.STORE_BACKEND });
-  }
+  const s = requireStoreEnv(env, 'Connecting a worker to its job store');
   const store = await createStore({
-    backend,
-    endpoint: endpoint as string,
-    token: token as string,
-    runId: env.TORCHELASTIC_RUN_ID ?? 'default',
+    backend: s.backend,
+    endpoint: s.endpoint as string,
+    token: s.token,
+    runId: s.runId,
     timeoutMs: options.timeoutMs ?? 30_000,
-    ...(backend === 'etcd' ? { etcd: etcdOptionsFromEnv(env) } : {}),
+    ...(s.backend === 'etcd' ? { etcd: etcdOptionsFromEnv(env) } : {}),
   });
-  const prefix = env[EH_ENV.STORE_PREFIX];
-  return prefix === undefined || prefix === '' ? store : new PrefixStore(store, prefix, true);
+  return s.prefix === undefined ? store : new PrefixStore(store, s.prefix, true);
 }

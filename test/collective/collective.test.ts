@@ -17,7 +17,7 @@ import {
   broadcast,
   barrier,
   broadcastObject,
-  readWorldInfo,
+  getWorldInfo,
 } from '../../src/collective/index.js';
 import { DistributedSetupError } from '../../src/errors/index.js';
 
@@ -106,10 +106,10 @@ describe('collective: single process and environment', () => {
 
   it('reports every missing variable at once', () => {
     assert.throws(
-      () => readWorldInfo({ RANK: '1', WORLD_SIZE: '2' }),
+      () => getWorldInfo({ RANK: '1', WORLD_SIZE: '2' }),
       (err: unknown) => err instanceof DistributedSetupError && ['LOCAL_RANK', 'LOCAL_WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT'].every((v) => err.missingVars.includes(v) && err.message.includes(v)),
     );
-    assert.throws(() => readWorldInfo({ RANK: '3', WORLD_SIZE: '2', LOCAL_RANK: '0', LOCAL_WORLD_SIZE: '1', MASTER_ADDR: 'x', MASTER_PORT: '1' }), /RANK 3 is not below WORLD_SIZE 2/);
+    assert.throws(() => getWorldInfo({ RANK: '3', WORLD_SIZE: '2', LOCAL_RANK: '0', LOCAL_WORLD_SIZE: '1', MASTER_ADDR: 'x', MASTER_PORT: '1' }), /RANK=3 is not below WORLD_SIZE=2/);
   });
 
   it('a multi-rank world without store or token is refused with the missing variables', async () => {

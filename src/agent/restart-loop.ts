@@ -1,0 +1,172 @@
+/**
+ * The agent's restart loop (torch's SimpleElasticAgent `_invoke_run`): join a round, start this node's
+ * workers, watch them, and act on how the round ended: success ends the job; a failure is recorded,
+ * counted once per round in the store, and restarted while --max-restarts allows; a stale round or
+ * nodes waiting to join restart the workers in a new round; a stop signal ends it with 128+N.
+ */
+import { join } from 'node:path';
+import { describeError } from '../errors/index.js';
+import type { AgentRendezvous, RoundInfo } from './agent-rendezvous.js';
+import { signalExitCode, type AgentSignals } from './agent-signals.js';
+import { parseStreamSelect, type ElasticTrainingConfig } from './config.js';
+import { captureDiagnosticReport } from './diagnostics.js';
+import { readErrorFile } from './error-file.js';
+import { formatFailureReport, type FailureRecord } from './failure-report.js';
+import type { JobRecord } from './job-record.js';
+import { isNodeScript } from './launch-command.js';
+import { failureRecord, monitorWorkers, workerLaunches } from './local-workers.js';
+import type { MemoryHolder } from './memory-holder.js';
+import { agreeMaster } from './round-setup.js';
+import { StandbyPool } from './standby-pool.js';
+import type { AgentStore } from './store-setup.js';
+import { WorkerGroup } from './worker-group.js';
+
+export interface AgentResult {
+  exitCode: number;
+  /** Worker groups started by this agent. */
+  attempts: number;
+  /** The job's restart count when the agent ended. */
+  restarts: number;
+  rootCause: FailureRecord | undefined;
+  report: string | undefined;
+  logDir: string;
+}
+
+/** What the agent holds across rounds; the agent's shutdown stops whatever is left in it. */
+export interface AgentState {
+  group: WorkerGroup | undefined;
+  standby: StandbyPool | undefined;
+  /** Worker groups started so far. */
+  attempts: number;
+  /** Nodes in the last round joined: how many the store's host waits for at the end. */
+  lastNodeCount: number;
+}
+
+export interface LoopContext {
+  config: ElasticTrainingConfig;
+  script: string;
+  scriptArgs: string[];
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  nodeId: string;
+  log: (line: string) => void;
+  memory: MemoryHolder;
+  signals: AgentSignals;
+  store: AgentStore;
+  rdzv: AgentRendezvous;
+  job: JobRecord;
+  logDir: string;
+  state: AgentState;
+}
+
+export async function runRestartLoop(x: LoopContext): Promise<AgentResult> {
+  const { config: c, rdzv, job, signals, state, logDir } = x;
+  const nodeWorker = !c.noNode && isNodeScript(x.script);
+  if (nodeWorker && c.standbyWorkers > 0) {
+    state.standby = new StandbyPool({ script: x.script, size: c.standbyWorkers, preload: c.preload, nodeArgs: c.nodeArgs, cwd: x.cwd, env: x.env, warn: x.log });
+  }
+  const output = (lr: number): { consoleStdout: boolean; consoleStderr: boolean } => {
+    const red = parseStreamSelect(c.redirects, '--redirects')(lr);
+    return { consoleStdout: !red.stdout, consoleStderr: !red.stderr };
+  };
+  const result = (exitCode: number, restarts: number, rootCause: FailureRecord | undefined, headline?: string): AgentResult => {
+    const report = headline === undefined ? undefined : formatFailureReport(rootCause, { headline, attempts: state.attempts, restarts, maxRestarts: c.maxRestarts, logDir });
+    return { exitCode, attempts: state.attempts, restarts, rootCause, report, logDir };
+  };
+  const firstFailure = (): Promise<FailureRecord | undefined> => job.firstFailure().catch(() => undefined);
+
+  while (true) {
+    if (signals.signalled !== undefined) return result(signalExitCode(signals.signalled), await rdzv.getRestartCount().catch(() => 0), undefined, `stopped by ${signals.signalled}`);
+    let info: RoundInfo;
+    try {
+      info = await signals.interruptible(rdzv.nextRendezvous({ localWorldSize: c.nprocPerNode }));
+    } catch (err) {
+      if (signals.signalled !== undefined) continue;
+      const outcome = await job.outcome().catch(() => undefined);
+      if (outcome === 'succeeded') {
+        x.log('the job has already finished; nothing to do');
+        return result(0, 0, undefined);
+      }
+      const root = await firstFailure();
+      return result(1, await rdzv.getRestartCount().catch(() => 0), root, `FAILED: ${describeError(err)}`);
+    }
+    state.lastNodeCount = info.nodeCount;
+    const restartCount = await rdzv.getRestartCount();
+    const master = await agreeMaster(x.store, info, c.rdzvConf.joinTimeout * 1000, signals);
+    const attemptDir = join(logDir, `attempt_${state.attempts}`);
+    const launches = workerLaunches({ config: c, env: x.env, nodeId: x.nodeId, nodeWorker, store: x.store, attemptDir }, info, restartCount, master);
+    x.log(`round ${info.round}: node rank ${info.nodeRank} of ${info.nodeCount}, ranks ${launches[0]?.rank}..${launches[launches.length - 1]?.rank} of ${launches[0]?.env.WORLD_SIZE}, restart count ${restartCount}`);
+    const group = new WorkerGroup({ script: x.script, scriptArgs: x.scriptArgs, noNode: c.noNode, cwd: x.cwd, nodeArgs: c.nodeArgs, attemptDir, output }, state.standby, x.memory);
+    state.group = group;
+    const attempt = state.attempts;
+    state.attempts += 1;
+    group.start(launches);
+    // Standbys are (re)filled once the workers run, so that starting them never slows a recovery.
+    if (state.standby !== undefined) {
+      const pool = state.standby;
+      setTimeout(() => pool.fill(), 1000).unref();
+    }
+    const outcome = await monitorWorkers(group, info, { config: c, signals, rdzv, jobOutcome: () => job.outcome() });
+
+    if (outcome.kind === 'succeeded') {
+      // A worker's last lines may still be in its pipes when its exit event fires: keep them.
+      await Promise.all(group.workers.map((w) => w.drained()));
+      x.log(`all ${group.workers.length} local workers succeeded`);
+      await job.setOutcome('succeeded').catch(() => undefined);
+      await rdzv.setClosed().catch(() => undefined);
+      state.group = undefined;
+      return result(0, restartCount, undefined);
+    }
+    if (outcome.kind === 'signal') {
+      x.log(`got ${outcome.signal}: forwarding it to the workers, SIGKILL after ${c.gracePeriod} s`);
+      await group.stop(outcome.signal, c.gracePeriod * 1000);
+      state.group = undefined;
+      continue;
+    }
+    if (outcome.kind === 'store-lost') {
+      await group.stop('SIGTERM', c.gracePeriod * 1000);
+      state.group = undefined;
+      return result(1, restartCount, undefined, `FAILED: lost the store: ${describeError(outcome.error)}`);
+    }
+    if (outcome.kind === 'stale' || outcome.kind === 'scale-up') {
+      x.log(outcome.kind === 'stale' ? 'the rendezvous moved on (a node left or restarted): restarting the workers in a new round' : `${outcome.waiting} node(s) waiting to join: restarting the workers in a larger round`);
+      await group.stop('SIGTERM', c.gracePeriod * 1000);
+      state.group = undefined;
+      continue;
+    }
+
+    // A worker failed.
+    const w = outcome.worker;
+    let reportPath: string | undefined;
+    if (outcome.reason === 'hang') {
+      x.log(`rank ${w.rank} sent no heartbeat for ${c.heartbeatTimeout} s: taking a diagnostic report, then restarting`);
+      reportPath = await captureDiagnosticReport(w, join(w.dir, 'diagnostic-report.json'), 3000);
+      w.kill('SIGKILL');
+    }
+    const stopping = group.stop('SIGTERM', c.gracePeriod * 1000);
+    const record = failureRecord(w, outcome.reason, info, x.nodeId, attempt, reportPath);
+    await stopping;
+    state.group = undefined;
+    await w.drained();
+    record.error = readErrorFile(w.errorFile);
+    record.stderrTail = [...w.stderrTail];
+    x.log(`rank ${w.rank} ${outcome.reason === 'hang' ? 'hung' : w.describeExit()}${record.error !== undefined ? `: ${record.error.name}: ${record.error.message}` : ''}`);
+    await job.recordFailure(record).catch(() => undefined);
+
+    if (outcome.reason === 'startup' && !c.retryStartupFailures) {
+      await job.setOutcome('failed').catch(() => undefined);
+      await rdzv.setClosed().catch(() => undefined);
+      return result(1, restartCount, (await firstFailure()) ?? record, `FAILED at start-up: rank ${w.rank} could not start (not retried; pass --retry-startup-failures to retry)`);
+    }
+    // One restart per failed round, whichever agent claims it, so a failure that brings down every
+    // node's workers is counted once, and a node re-joining under a new id still counts.
+    const claimed = await job.claimRestart(info.storePrefix, x.nodeId).catch(() => false);
+    const count = claimed ? await rdzv.incrementRestartCount() : await rdzv.getRestartCount();
+    if (count > c.maxRestarts) {
+      await job.setOutcome('failed').catch(() => undefined);
+      await rdzv.setClosed().catch(() => undefined);
+      return result(1, count, (await firstFailure()) ?? record, `FAILED after ${state.attempts} attempt(s): the job exceeded --max-restarts ${c.maxRestarts}`);
+    }
+    x.log(`restart ${count} of ${c.maxRestarts}`);
+  }
+}
