@@ -11,6 +11,7 @@ import { signalExitCode, type AgentSignals } from './agent-signals.js';
 import { parseStreamSelect, type ElasticTrainingConfig } from './config.js';
 import { captureDiagnosticReport } from './diagnostics.js';
 import { readErrorFile } from './error-file.js';
+import type { JobMonitor } from '../metrics/index.js';
 import { formatFailureReport, type FailureRecord } from './failure-report.js';
 import type { JobRecord } from './job-record.js';
 import { isNodeScript } from './launch-command.js';
@@ -43,6 +44,8 @@ export interface AgentState {
 }
 
 export interface LoopContext {
+  /** The job's events, metrics and dashboard feed (metrics/live). */
+  monitor: JobMonitor;
   config: ElasticTrainingConfig;
   script: string;
   scriptArgs: string[];
@@ -73,6 +76,7 @@ export async function runRestartLoop(x: LoopContext): Promise<AgentResult> {
     const report = headline === undefined ? undefined : formatFailureReport(rootCause, { headline, attempts: state.attempts, restarts, maxRestarts: c.maxRestarts, logDir });
     return { exitCode, attempts: state.attempts, restarts, rootCause, report, logDir };
   };
+  let lastWorldSize: number | undefined;
   const firstFailure = (): Promise<FailureRecord | undefined> => job.firstFailure().catch(() => undefined);
 
   while (true) {
@@ -96,11 +100,21 @@ export async function runRestartLoop(x: LoopContext): Promise<AgentResult> {
     const attemptDir = join(logDir, `attempt_${state.attempts}`);
     const launches = workerLaunches({ config: c, env: x.env, nodeId: x.nodeId, nodeWorker, store: x.store, attemptDir }, info, restartCount, master);
     x.log(`round ${info.round}: node rank ${info.nodeRank} of ${info.nodeCount}, ranks ${launches[0]?.rank}..${launches[launches.length - 1]?.rank} of ${launches[0]?.env.WORLD_SIZE}, restart count ${restartCount}`);
+    const worldSize = Number(launches[0]?.env.WORLD_SIZE ?? 0);
+    x.monitor.record({ type: 'rendezvous', round: info.round, worldSize, nodeRank: info.nodeRank, nnodes: info.nodeCount });
+    if (lastWorldSize !== undefined && lastWorldSize !== worldSize) x.monitor.record({ type: 'world-size', from: lastWorldSize, to: worldSize });
+    lastWorldSize = worldSize;
     const group = new WorkerGroup({ script: x.script, scriptArgs: x.scriptArgs, noNode: c.noNode, cwd: x.cwd, nodeArgs: c.nodeArgs, attemptDir, output }, state.standby, x.memory);
     state.group = group;
     const attempt = state.attempts;
     state.attempts += 1;
     group.start(launches);
+    x.monitor.record({ type: 'workers-started', restartCount, ranks: group.workers.map((w) => w.rank) });
+    for (const w of group.workers) {
+      w.watchMessages((m) => {
+        if (m.eh === 'metrics') x.monitor.workerReport(w.rank, m.figures);
+      });
+    }
     // Standbys are (re)filled once the workers run, so that starting them never slows a recovery.
     if (state.standby !== undefined) {
       const pool = state.standby;
@@ -112,6 +126,7 @@ export async function runRestartLoop(x: LoopContext): Promise<AgentResult> {
       // A worker's last lines may still be in its pipes when its exit event fires: keep them.
       await Promise.all(group.workers.map((w) => w.drained()));
       x.log(`all ${group.workers.length} local workers succeeded`);
+      for (const gw of group.workers) x.monitor.setWorkerState(gw.rank, 'succeeded');
       await job.setOutcome('succeeded').catch(() => undefined);
       await rdzv.setClosed().catch(() => undefined);
       state.group = undefined;
@@ -137,6 +152,9 @@ export async function runRestartLoop(x: LoopContext): Promise<AgentResult> {
 
     // A worker failed.
     const w = outcome.worker;
+    // Recorded at once, so that a recovery is timed from the failure, not from the end of the group's stop.
+    const failedWith = outcome.reason === 'hang' ? undefined : readErrorFile(w.errorFile);
+    x.monitor.record({ type: 'failure', rank: w.rank, exitCode: w.exit?.code ?? null, signal: w.exit?.signal ?? null, reason: outcome.reason === 'hang' ? 'hung (no heartbeat)' : failedWith !== undefined ? `${failedWith.name}: ${failedWith.message}` : w.describeExit() });
     let reportPath: string | undefined;
     if (outcome.reason === 'hang') {
       x.log(`rank ${w.rank} sent no heartbeat for ${c.heartbeatTimeout} s: taking a diagnostic report, then restarting`);
@@ -168,5 +186,6 @@ export async function runRestartLoop(x: LoopContext): Promise<AgentResult> {
       return result(1, count, (await firstFailure()) ?? record, `FAILED after ${state.attempts} attempt(s): the job exceeded --max-restarts ${c.maxRestarts}`);
     }
     x.log(`restart ${count} of ${c.maxRestarts}`);
+    x.monitor.record({ type: 'restart', restartCount: count, maxRestarts: c.maxRestarts });
   }
 }

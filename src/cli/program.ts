@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { packageVersion } from './version.js';
 import { registerRunCommand } from './run.js';
 import { registerConfigCommand } from './config.js';
+import { registerMonitorCommands } from './monitor.js';
 
 /** The `eh` command. Each subcommand lives in its own file and registers itself here. */
 export function buildProgram(): Command {
@@ -12,5 +13,6 @@ export function buildProgram(): Command {
     .showSuggestionAfterError();
   registerRunCommand(program);
   registerConfigCommand(program);
+  registerMonitorCommands(program);
   return program;
 }

@@ -4,7 +4,7 @@
  */
 import os from 'node:os';
 import { Command, CommanderError, Option } from 'commander';
-import { ElasticAgent, ElasticTrainingConfig, parseNnodes, parseRdzvConf, type ElasticTrainingConfigOptions } from '../agent/index.js';
+import { ElasticAgent, ElasticTrainingConfig, parseNnodes, parseRdzvConf, type AgentMonitorOptions, type ElasticTrainingConfigOptions } from '../agent/index.js';
 import { ConfigurationError, describeError } from '../errors/index.js';
 import { normalizeRunArgv } from './run-argv.js';
 
@@ -33,6 +33,9 @@ interface RunOpts {
   retryStartupFailures?: boolean;
   localAddr?: string;
   memoryLimit?: string;
+  metricsPort?: string;
+  dashboardPort?: string;
+  monitorHost: string;
 }
 
 /** Parses only its own options (dashed or underscored); everything from the script on belongs to the script. */
@@ -83,6 +86,16 @@ export function configFromOptions(o: RunOpts): ElasticTrainingConfig {
   return new ElasticTrainingConfig(options);
 }
 
+export function monitorFromOptions(o: RunOpts): AgentMonitorOptions {
+  const port = (v: string | undefined, option: string): number | undefined => {
+    if (v === undefined) return undefined;
+    const n = num(v, option, true);
+    if (n < 0 || n > 65535) throw new ConfigurationError(`${option} takes a port 0-65535, got ${v}`, { configKey: option.slice(2) });
+    return n;
+  };
+  return { metricsPort: port(o.metricsPort, '--metrics-port'), dashboardPort: port(o.dashboardPort, '--dashboard-port'), host: o.monitorHost };
+}
+
 export function buildRunCommand(): Command {
   const cmd = new RunCommand('run');
   cmd
@@ -113,6 +126,9 @@ export function buildRunCommand(): Command {
     .option('--retry-startup-failures', 'restart workers that fail before they started (bad path, syntax error) instead of failing at once')
     .option('--local-addr <addr>', 'this node\'s address as other nodes reach it')
     .option('--memory-limit <MiB>', 'bytes workers may keep in the agent\'s memory (agentMemory), in MiB (default 1024)')
+    .option('--metrics-port <port>', 'serve Prometheus /metrics on this port (0: a free one, printed); off by default')
+    .option('--dashboard-port <port>', 'serve the live dashboard on this port (0: a free one, printed); off by default')
+    .option('--monitor-host <addr>', 'address the metrics and dashboard servers bind to', '127.0.0.1')
     .passThroughOptions()
     .action(async (script: string, args: string[], o: RunOpts) => {
       let config: ElasticTrainingConfig;
@@ -122,7 +138,14 @@ export function buildRunCommand(): Command {
         process.stderr.write(`eh run: ${describeError(err)}\n`);
         process.exit(2);
       }
-      const agent = new ElasticAgent({ config, script, scriptArgs: args });
+      let monitor: AgentMonitorOptions;
+      try {
+        monitor = monitorFromOptions(o);
+      } catch (err) {
+        process.stderr.write(`eh run: ${describeError(err)}\n`);
+        process.exit(2);
+      }
+      const agent = new ElasticAgent({ config, script, scriptArgs: args, monitor });
       const result = await agent.run();
       if (result.report !== undefined) process.stderr.write(`${result.report}\n`);
       await flushConsole();

@@ -81,6 +81,8 @@ export class JobMonitor {
   private stepsFd: number | undefined;
   private readonly listeners = new Set<(m: LiveMessage) => void>();
   private readonly lastStepWrite = new Map<number, number>();
+  /** The newest step of each rank that the throttle held back: written before the next event, so the log ends at each rank's last step. */
+  private readonly heldStep = new Map<number, StepRecord>();
   private state: Omit<JobSnapshot, 'workers' | 'events' | 'steps'>;
   private readonly workers = new Map<number, WorkerRow>();
   private events: JobEvent[] = [];
@@ -125,6 +127,7 @@ export class JobMonitor {
 
   /** Record something the agent did or saw. */
   record(body: JobEventBody): JobEvent {
+    this.flushHeldSteps();
     const event = { ...body, time: this.now(), job: this.job, node: this.node } as JobEvent;
     this.write(this.eventsFd, event);
     this.apply(event);
@@ -161,19 +164,27 @@ export class JobMonitor {
         this.record({ type: 'recovery', rank, seconds, tier, step: this.resumedStep ?? figures.step });
         this.emit({ kind: 'recovery', seconds, tier });
       }
+      const record: StepRecord = { time: t, rank, step: figures.step };
+      if (figures.loss !== undefined) record.loss = figures.loss;
+      if (figures.lr !== undefined) record.lr = figures.lr;
+      if (figures.samplesPerSec !== undefined) record.samplesPerSec = figures.samplesPerSec;
+      if (figures.tokensPerSec !== undefined) record.tokensPerSec = figures.tokensPerSec;
       const last = this.lastStepWrite.get(rank);
-      if (last === undefined || t - last >= this.stepInterval) {
-        this.lastStepWrite.set(rank, t);
-        const record: StepRecord = { time: t, rank, step: figures.step };
-        if (figures.loss !== undefined) record.loss = figures.loss;
-        if (figures.lr !== undefined) record.lr = figures.lr;
-        if (figures.samplesPerSec !== undefined) record.samplesPerSec = figures.samplesPerSec;
-        if (figures.tokensPerSec !== undefined) record.tokensPerSec = figures.tokensPerSec;
-        this.write(this.stepsFd, record);
-        this.pushStep(record);
-        this.emit({ kind: 'step', record });
-      }
+      if (last === undefined || t - last >= this.stepInterval) this.writeStep(record);
+      else this.heldStep.set(rank, record);
     }
+  }
+
+  private writeStep(record: StepRecord): void {
+    this.heldStep.delete(record.rank);
+    this.lastStepWrite.set(record.rank, record.time);
+    this.write(this.stepsFd, record);
+    this.pushStep(record);
+    this.emit({ kind: 'step', record });
+  }
+
+  private flushHeldSteps(): void {
+    for (const record of [...this.heldStep.values()]) this.writeStep(record);
   }
 
   setWorkerState(rank: number, state: WorkerState): void {
@@ -217,6 +228,7 @@ export class JobMonitor {
   }
 
   close(): void {
+    this.flushHeldSteps();
     for (const fd of [this.eventsFd, this.stepsFd]) if (fd !== undefined) closeSync(fd);
     this.eventsFd = this.stepsFd = undefined;
     this.listeners.clear();
