@@ -30,16 +30,20 @@ test('the dashboard of a real run shows the loss, marks the failure and the work
     const url = await waitFor('the dashboard address', () => /dashboard: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(agent.stderr())?.[1], 30_000);
     const metricsUrl = /metrics: (http:\S+)/.exec(agent.stderr())?.[1];
     assert.ok(metricsUrl, 'the metrics address is printed');
-    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 }, bypassCSP: true });
     await page.goto(url);
     // The page updates live: wait until the restarted workers have reported steps again.
-    await page.waitForFunction(() => {
-      const rows = [...document.querySelectorAll('#workers tbody tr')];
-      const failed = rows.find((r) => (r as HTMLElement).dataset.failures === '1');
-      const world = document.getElementById('world-plot') as HTMLElement;
-      const loss = document.getElementById('loss-plot') as HTMLElement;
-      return failed !== undefined && Number(world.dataset.failures) >= 1 && Number(loss.dataset.points) >= 30 && document.querySelectorAll('#events li.recovery').length >= 1;
-    }, undefined, { timeout: 60_000 });
+    // (Browser-side code as strings: this file is type-checked without the DOM library.)
+    await page.waitForFunction(
+      `(() => {
+        const failed = [...document.querySelectorAll('#workers tbody tr')].find((r) => r.dataset.failures === '1');
+        const world = document.getElementById('world-plot');
+        const loss = document.getElementById('loss-plot');
+        return failed !== undefined && Number(world.dataset.failures) >= 1 && Number(loss.dataset.points) >= 30 && document.querySelectorAll('#events li.recovery').length >= 1;
+      })()`,
+      undefined,
+      { timeout: 60_000 },
+    );
     const table = await page.locator('#workers tbody').innerText();
     assert.match(table, /^1\s+\w+\s+\d+/m, `rank 1 listed: ${table}`);
     assert.match(await page.locator('#summary').innerText(), /restarts: 1 of 2/);
@@ -82,10 +86,11 @@ test('strings from the job are shown as text, never run as HTML', { skip, timeou
   const { url } = await server.start();
   const browser = await launch();
   try {
-    const page = await browser.newPage();
+    // CSP off: the page's own escaping is what is tested, not the header behind it.
+    const page = await browser.newPage({ bypassCSP: true });
     await page.goto(url);
-    await page.waitForFunction(() => document.querySelectorAll('#events li').length >= 2);
-    assert.equal(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), undefined);
+    await page.waitForFunction(`document.querySelectorAll('#events li').length >= 2`);
+    assert.equal(await page.evaluate('window.__pwned'), undefined);
     assert.match(await page.locator('#job').innerText(), /<script>window.__pwned = 1<\/script>/);
     assert.match(await page.locator('#events').innerText(), /onerror="window.__pwned = 3"/);
     assert.match(await page.locator('#checkpoints').innerText(), /<b>tier<\/b>/);
