@@ -13,6 +13,8 @@ command -v make >/dev/null 2>&1 || need+=(make)
 # A one-node SLURM cluster for the launcher's integration test (test/helpers/slurm.ts).
 command -v slurmctld >/dev/null 2>&1 || need+=(slurm-wlm)
 command -v munged >/dev/null 2>&1 || need+=(munge)
+# Headless Chromium for the dashboard's browser test (driven by playwright-core, never downloaded).
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}"

@@ -17,6 +17,7 @@ import { MemoryHolder } from './memory-holder.js';
 import { runRestartLoop, type AgentResult, type AgentState } from './restart-loop.js';
 import { makeRendezvous, type RendezvousFactory } from './round-setup.js';
 import { setupStore, type AgentStore } from './store-setup.js';
+import { startAgentMonitor, type AgentMonitorOptions } from './agent-monitor.js';
 
 export type { AgentResult } from './restart-loop.js';
 export type { RendezvousFactoryOptions } from './round-setup.js';
@@ -33,6 +34,8 @@ export interface AgentOptions {
   createRendezvous?: RendezvousFactory;
   /** Install SIGTERM/SIGINT/SIGUSR1/SIGUSR2 handlers that forward to the workers (default true). */
   handleSignals?: boolean;
+  /** Serve `/metrics` and/or the dashboard while the job runs (events and steps are logged either way). */
+  monitor?: AgentMonitorOptions;
 }
 
 export class ElasticAgent {
@@ -63,6 +66,7 @@ export class ElasticAgent {
     if (this.options.handleSignals !== false) this.signals.install();
     let store: AgentStore | undefined;
     let rdzv: AgentRendezvous | undefined;
+    let monitor: Awaited<ReturnType<typeof startAgentMonitor>> | undefined;
     try {
       // Reaching a store that is not up (yet) may take the whole join timeout: a signal ends it at once.
       const abort = new AbortController();
@@ -74,7 +78,9 @@ export class ElasticAgent {
       });
       rdzv = await this.signals.interruptible(Promise.resolve(makeRendezvous(store, this.config, this.nodeId, this.options.createRendezvous)));
       const job = new JobRecord(store.store, this.config.rdzvId);
+      monitor = await startAgentMonitor({ ...this.options.monitor, job: this.config.rdzvId, node: this.nodeId, logDir, config: this.config, log: this.log });
       const res = await runRestartLoop({
+        monitor: monitor.monitor,
         config: this.config,
         script: this.options.script,
         scriptArgs: this.options.scriptArgs ?? [],
@@ -90,6 +96,7 @@ export class ElasticAgent {
         logDir,
         state: this.state,
       });
+      monitor.ended(res.exitCode, this.signals.signalled !== undefined);
       await exitBarrier({ store, rdzv, job, signals: this.signals, succeeded: res.exitCode === 0, nodeCount: this.state.lastNodeCount, log: this.log });
       return res;
     } catch (err) {
@@ -105,6 +112,7 @@ export class ElasticAgent {
       this.state.standby?.close();
       if (this.state.group !== undefined) await this.state.group.stop('SIGKILL', 0);
       this.signals.remove();
+      await monitor?.close();
       await rdzv?.shutdown().catch(() => undefined);
       await store?.close().catch(() => undefined);
     }

@@ -30,6 +30,8 @@ export {
   type SetupOptions,
 } from '../collective/index.js';
 export { installErrorHandler, recordErrors, readErrorFile, writeErrorFile, type ErrorRecord } from './error-file.js';
+export { reportMetrics } from './report-metrics.js';
+export { startAgentMonitor, type AgentMonitorOptions, type AgentMonitor } from './agent-monitor.js';
 export { heartbeat, reportProgress, startHeartbeat, stopHeartbeat, setHeartbeatMode, isUnderAgent, heartbeatIntervalMs } from './heartbeat.js';
 export { agentMemory } from './agent-memory.js';
 export { MemoryHolder } from './memory-holder.js';

@@ -10,6 +10,8 @@ export type WorkerMessage =
   /** A standby process has loaded Node and its preloads and waits for a `start`. */
   | { eh: 'standby-ready' }
   | { eh: 'hb'; step?: number }
+  /** Training figures for the agent's metrics, events and dashboard (validated there: see metrics/live/figures.ts). */
+  | { eh: 'metrics'; figures: unknown }
   /** The script could not be loaded (bad path, syntax error, missing import). */
   | { eh: 'startup-error'; message: string; stack?: string }
   /** Answer to `report`: where the diagnostic report was written (undefined when it failed). */

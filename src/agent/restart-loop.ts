@@ -12,6 +12,7 @@ import { parseStreamSelect, type ElasticTrainingConfig } from './config.js';
 import { captureDiagnosticReport } from './diagnostics.js';
 import { readErrorFile } from './error-file.js';
 import { redactText, secretValues } from './redact.js';
+import { JobMonitor } from '../metrics/index.js';
 import { formatFailureReport, type FailureRecord } from './failure-report.js';
 import type { JobRecord } from './job-record.js';
 import { isNodeScript } from './launch-command.js';
@@ -47,6 +48,8 @@ export interface AgentState {
 }
 
 export interface LoopContext {
+  /** The job's events, metrics and dashboard feed (metrics/live); in memory only when not given. */
+  monitor?: JobMonitor;
   config: ElasticTrainingConfig;
   script: string;
   scriptArgs: string[];
@@ -63,7 +66,8 @@ export interface LoopContext {
   state: AgentState;
 }
 
-export async function runRestartLoop(x: LoopContext): Promise<AgentResult> {
+export async function runRestartLoop(context: LoopContext): Promise<AgentResult> {
+  const x = { ...context, monitor: context.monitor ?? new JobMonitor({ job: context.config.rdzvId, node: context.nodeId }) };
   const { config: c, rdzv, job, signals, state, logDir } = x;
   const nodeWorker = !c.noNode && isNodeScript(x.script);
   if (nodeWorker && c.standbyWorkers > 0) {
@@ -79,6 +83,7 @@ export async function runRestartLoop(x: LoopContext): Promise<AgentResult> {
     const report = headline === undefined ? undefined : formatFailureReport(rootCause, { headline, attempts: state.attempts, restarts, maxRestarts: c.maxRestarts, logDir });
     return { exitCode, attempts: state.attempts, restarts, rootCause, report, logDir };
   };
+  let lastWorldSize: number | undefined;
   const firstFailure = (): Promise<FailureRecord | undefined> => job.firstFailure().catch(() => undefined);
   const retry = { signals, log: x.log };
   /** The restart count for a report: read once more, else the last one read (never a made-up 0). */
@@ -120,11 +125,21 @@ export async function runRestartLoop(x: LoopContext): Promise<AgentResult> {
     const attemptDir = join(logDir, `attempt_${state.attempts}`);
     const launches = workerLaunches({ config: c, env: x.env, nodeId: x.nodeId, nodeWorker, store: x.store, attemptDir, collectiveAddr: await collectiveAddr(c, x.env) }, info, restartCount, master);
     x.log(`round ${info.round}: node rank ${info.nodeRank} of ${info.nodeCount}, ranks ${launches[0]?.rank}..${launches[launches.length - 1]?.rank} of ${launches[0]?.env.WORLD_SIZE}, restart count ${restartCount}`);
+    const worldSize = Number(launches[0]?.env.WORLD_SIZE ?? 0);
+    x.monitor.record({ type: 'rendezvous', round: info.round, worldSize, nodeRank: info.nodeRank, nnodes: info.nodeCount });
+    if (lastWorldSize !== undefined && lastWorldSize !== worldSize) x.monitor.record({ type: 'world-size', from: lastWorldSize, to: worldSize });
+    lastWorldSize = worldSize;
     const group = new WorkerGroup({ script: x.script, scriptArgs: x.scriptArgs, noNode: c.noNode, cwd: x.cwd, nodeArgs: c.nodeArgs, attemptDir, output }, state.standby, x.memory);
     state.group = group;
     const attempt = state.attempts;
     state.attempts += 1;
     group.start(launches);
+    x.monitor.record({ type: 'workers-started', restartCount, ranks: group.workers.map((w) => w.rank) });
+    for (const w of group.workers) {
+      w.watchMessages((m) => {
+        if (m.eh === 'metrics') x.monitor.workerReport(w.rank, m.figures);
+      });
+    }
     // Standbys are (re)filled once the workers run, so that starting them never slows a recovery.
     if (state.standby !== undefined) {
       const pool = state.standby;
@@ -136,6 +151,7 @@ export async function runRestartLoop(x: LoopContext): Promise<AgentResult> {
       // A worker's last lines may still be in its pipes when its exit event fires: keep them.
       await Promise.all(group.workers.map((w) => w.drained()));
       x.log(`all ${group.workers.length} local workers succeeded`);
+      for (const gw of group.workers) x.monitor.setWorkerState(gw.rank, 'succeeded');
       await job.setOutcome('succeeded').catch(() => undefined);
       await rdzv.setClosed().catch(() => undefined);
       state.group = undefined;
@@ -161,6 +177,9 @@ export async function runRestartLoop(x: LoopContext): Promise<AgentResult> {
 
     // A worker failed.
     const w = outcome.worker;
+    // Recorded at once, so that a recovery is timed from the failure, not from the end of the group's stop.
+    const failedWith = outcome.reason === 'hang' ? undefined : readErrorFile(w.errorFile);
+    x.monitor.record({ type: 'failure', rank: w.rank, exitCode: w.exit?.code ?? null, signal: w.exit?.signal ?? null, reason: outcome.reason === 'hang' ? 'hung (no heartbeat)' : failedWith !== undefined ? redactText(`${failedWith.name}: ${failedWith.message}`, [x.store.token, ...secretValues(x.env)]) : w.describeExit() });
     let reportPath: string | undefined;
     if (outcome.reason === 'hang') {
       x.log(`rank ${w.rank} sent no heartbeat for ${c.heartbeatTimeout} s: taking a diagnostic report, then restarting`);
@@ -204,5 +223,6 @@ export async function runRestartLoop(x: LoopContext): Promise<AgentResult> {
       return result(1, state.restarts, (await firstFailure()) ?? record, `FAILED after ${state.attempts} attempt(s): the job exceeded --max-restarts ${c.maxRestarts}`);
     }
     x.log(`restart ${count} of ${c.maxRestarts}`);
+    x.monitor.record({ type: 'restart', restartCount: count, maxRestarts: c.maxRestarts });
   }
 }

@@ -5,6 +5,7 @@ import { registerConfigCommand } from './config.js';
 import { registerSweepCommand } from './sweep.js';
 import { registerSubmitCommand } from './submit.js';
 import { registerJobsCommand } from './jobs.js';
+import { registerMonitorCommands } from './monitor.js';
 
 /** The `eh` command. Each subcommand lives in its own file and registers itself here. */
 export function buildProgram(): Command {
@@ -18,5 +19,6 @@ export function buildProgram(): Command {
   registerSweepCommand(program);
   registerSubmitCommand(program);
   registerJobsCommand(program);
+  registerMonitorCommands(program);
   return program;
 }

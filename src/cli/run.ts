@@ -4,7 +4,7 @@
  */
 import os from 'node:os';
 import { Command, CommanderError, Option } from 'commander';
-import { ElasticAgent, ElasticTrainingConfig, elasticOptionsFromSection, parseNnodes, parseRdzvConf, type ElasticTrainingConfigOptions } from '../agent/index.js';
+import { ElasticAgent, ElasticTrainingConfig, elasticOptionsFromSection, parseNnodes, parseRdzvConf, type AgentMonitorOptions, type ElasticTrainingConfigOptions } from '../agent/index.js';
 import { checkConfigFile, ELASTIC_DEFAULTS as D, issueLines, LAUNCHER_ONLY_DEFAULTS as L, type ElasticSection } from '../config/index.js';
 import { ConfigurationError, describeError } from '../errors/index.js';
 import { normalizeRunArgv } from './run-argv.js';
@@ -36,6 +36,9 @@ interface RunOpts {
   retryStartupFailures?: boolean;
   localAddr?: string;
   memoryLimit?: string;
+  metricsPort?: string;
+  dashboardPort?: string;
+  monitorHost: string;
 }
 
 /** Parses only its own options (dashed or underscored); everything from the script on belongs to the script. */
@@ -111,6 +114,16 @@ async function elasticSectionOf(path: string): Promise<ElasticSection | null> {
   }
 }
 
+export function monitorFromOptions(o: RunOpts): AgentMonitorOptions {
+  const port = (v: string | undefined, option: string): number | undefined => {
+    if (v === undefined) return undefined;
+    const n = num(v, option, true);
+    if (n < 0 || n > 65535) throw new ConfigurationError(`${option} takes a port 0-65535, got ${v}`, { configKey: option.slice(2) });
+    return n;
+  };
+  return { metricsPort: port(o.metricsPort, '--metrics-port'), dashboardPort: port(o.dashboardPort, '--dashboard-port'), host: o.monitorHost };
+}
+
 export function buildRunCommand(): Command {
   const cmd = new RunCommand('run');
   cmd
@@ -142,6 +155,9 @@ export function buildRunCommand(): Command {
     .option('--retry-startup-failures', 'restart workers that fail before they started (bad path, syntax error) instead of failing at once')
     .option('--local-addr <addr>', 'this node\'s address as other nodes reach it')
     .option('--memory-limit <MiB>', `bytes workers may keep in the agent's memory (agentMemory), in MiB (default: ${L.memory_limit_mb})`)
+    .option('--metrics-port <port>', 'serve Prometheus /metrics on this port (0: a free one, printed); off by default')
+    .option('--dashboard-port <port>', 'serve the live dashboard on this port (0: a free one, printed); off by default')
+    .option('--monitor-host <addr>', 'address the metrics and dashboard servers bind to', '127.0.0.1')
     .passThroughOptions()
     .action(async (script: string, args: string[], o: RunOpts) => {
       let config: ElasticTrainingConfig;
@@ -156,7 +172,14 @@ export function buildRunCommand(): Command {
         process.stderr.write(`eh run: ${describeError(err)}\n`);
         process.exit(2);
       }
-      const agent = new ElasticAgent({ config, script, scriptArgs: args });
+      let monitor: AgentMonitorOptions;
+      try {
+        monitor = monitorFromOptions(o);
+      } catch (err) {
+        process.stderr.write(`eh run: ${describeError(err)}\n`);
+        process.exit(2);
+      }
+      const agent = new ElasticAgent({ config, script, scriptArgs: args, monitor });
       const result = await agent.run();
       if (result.report !== undefined) process.stderr.write(`${result.report}\n`);
       await flushConsole();
