@@ -71,7 +71,7 @@ test(`${KILLS} SIGKILLs at random moments of a save loop: the newest committed c
       format: 'esm',
       target: 'node20',
       outdir: out,
-      external: ['@aws-sdk/*', '@tensorflow/*'],
+      external: ['@aws-sdk/*', '@tensorflow/*', 'yaml', 'zod'],
       logLevel: 'error',
     });
     await writeFile(path.join(out, 'package.json'), '{"type":"module"}');
