@@ -7,21 +7,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { fastMatMul } from 'elastic-harness/tfjs';
 import { CLASSES } from './mnist.js';
+import { rng } from './rng.js';
 
 const K = 5;
 const STRIDE = 2;
 const OUT = Math.floor((28 - K) / STRIDE) + 1; // 12
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface Cnn {
   variables: tf.Variable[];

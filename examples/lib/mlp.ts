@@ -2,18 +2,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { fastMatMul } from 'elastic-harness/tfjs';
 import { CLASSES, PIXELS } from './mnist.js';
-
-/** mulberry32, so the initial weights are the same in every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from './rng.js';
 
 export interface Mlp {
   variables: tf.Variable[];
