@@ -177,13 +177,14 @@ export async function runRestartLoop(context: LoopContext): Promise<AgentResult>
 
     // A worker failed.
     const w = outcome.worker;
+    const secrets = [x.store.token, ...secretValues(x.env)];
     // Recorded at once, so that a recovery is timed from the failure, not from the end of the group's stop.
     const failedWith = outcome.reason === 'hang' ? undefined : readErrorFile(w.errorFile);
-    x.monitor.record({ type: 'failure', rank: w.rank, exitCode: w.exit?.code ?? null, signal: w.exit?.signal ?? null, reason: outcome.reason === 'hang' ? 'hung (no heartbeat)' : failedWith !== undefined ? redactText(`${failedWith.name}: ${failedWith.message}`, [x.store.token, ...secretValues(x.env)]) : w.describeExit() });
+    x.monitor.record({ type: 'failure', rank: w.rank, exitCode: w.exit?.code ?? null, signal: w.exit?.signal ?? null, reason: outcome.reason === 'hang' ? 'hung (no heartbeat)' : failedWith !== undefined ? redactText(`${failedWith.name}: ${failedWith.message}`, secrets) : w.describeExit() });
     let reportPath: string | undefined;
     if (outcome.reason === 'hang') {
       x.log(`rank ${w.rank} sent no heartbeat for ${c.heartbeatTimeout} s: taking a diagnostic report, then restarting`);
-      reportPath = await captureDiagnosticReport(w, join(w.dir, 'diagnostic-report.json'), 3000, [x.store.token, ...secretValues(x.env)]);
+      reportPath = await captureDiagnosticReport(w, join(w.dir, 'diagnostic-report.json'), 3000, secrets);
       w.kill('SIGKILL');
     }
     const stopping = group.stop('SIGTERM', c.gracePeriod * 1000);
@@ -191,8 +192,8 @@ export async function runRestartLoop(context: LoopContext): Promise<AgentResult>
     await stopping;
     state.group = undefined;
     await w.drained();
-    record.error = readErrorFile(w.errorFile);
-    const secrets = [x.store.token, ...secretValues(x.env)];
+    // A worker that exited wrote its error file before it did; a hung one may only have written it while stopping.
+    record.error = failedWith ?? readErrorFile(w.errorFile);
     record.stderrTail = w.stderrTail.map((l) => redactText(l, secrets));
     x.log(`rank ${w.rank} ${outcome.reason === 'hang' ? 'hung' : w.describeExit()}${record.error !== undefined ? `: ${record.error.name}: ${record.error.message}` : ''}`);
     let count: number;
