@@ -10,6 +10,14 @@ import { EH, ROOT } from '../agent/harness.js';
 
 export const REPORT = join(ROOT, 'test', 'fixtures', 'hosts', 'report.mjs');
 
+/**
+ * A /tmp of the host's own (an empty tmpfs, in its private mount namespace). A checkout that itself lives
+ * under /tmp (a CI clone made with mktemp) is bound back in at its path, or the host could not run it.
+ */
+const PRIVATE_TMP = ROOT.startsWith('/tmp/')
+  ? `mkdir -p /run/eh-host-tmp && mount --bind /tmp /run/eh-host-tmp && mount -t tmpfs -o mode=1777 tmpfs /tmp && mkdir -p '${ROOT}' && mount --bind '/run/eh-host-tmp${ROOT.slice('/tmp'.length)}' '${ROOT}' && exec "$@"`
+  : 'mount -t tmpfs -o mode=1777 tmpfs /tmp && exec "$@"';
+
 export interface RankReport {
   rank: number;
   world: number;
@@ -61,7 +69,7 @@ export async function hostsBed(hosts: number): Promise<HostsBed> {
               r.host,
               r.privateTmp === true ? 'unshare' : process.execPath,
               [
-                ...(r.privateTmp === true ? ['--mount', '--propagation', 'private', 'sh', '-c', 'mount -t tmpfs -o mode=1777 tmpfs /tmp && exec "$@"', 'sh', process.execPath] : []),
+                ...(r.privateTmp === true ? ['--mount', '--propagation', 'private', 'sh', '-c', PRIVATE_TMP, 'sh', process.execPath] : []),
                 EH, 'run', '--nnodes', String(runs.length), '--nproc-per-node', '1', '--rdzv-backend', 'etcd', '--rdzv-endpoint', etcd.endpoint, '--rdzv-id', id,
                 '--rdzv-conf', `token=${r.token ?? 'hosts-token'},join_timeout=30,last_call_timeout=1${o.conf ?? ''}`, '--max-restarts', '0', '--monitor-interval', '0.2',
                 ...(r.args ?? []), REPORT,
