@@ -23,7 +23,7 @@ describe('mid-epoch resume', () => {
     assert.equal(await clean.exit, 0, clean.stderr.slice(-20).join('\n'));
 
     const ckpt = tmp();
-    const faulty = runWorker({ workers: 2, opts: { ...opts, ckpt } });
+    const faulty = runWorker({ workers: 2, opts: { ...opts, ckpt, holdUntil: { afterStep: 10, file: join(ckpt, 'epoch_001_step_000010.ckpt', COMMIT_FILE) } } });
     const pids = new Map<number, number>();
     let killedAt = 0;
     faulty.onLine((l) => {

@@ -3,14 +3,17 @@
  * accumulation 2, an MLP, checkpoints every few steps. It prints `T {json}` lines: each micro-batch's sample
  * ids (so a test compares the batches of two runs), each step, the final weights hash.
  *
- * argv[2]: JSON options { ckpt, epochs?, accumulation?, saveEvery?, signal?, maxCheckpointSec?, slowMs? }
+ * argv[2]: JSON options { ckpt, epochs?, accumulation?, saveEvery?, signal?, maxCheckpointSec?, slowMs?, holdUntil? }
+ * (holdUntil: after that step, each step waits, at most 60 s, until that file exists, so a test that acts on a
+ * committed checkpoint does not depend on how fast the background write is)
  */
+import { existsSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { cleanupDistributed, setupDistributedEnvironment } from '../../src/agent/index.js';
 import { TfjsModel, TfjsOptimizer, useWasmBackend, weightsHash } from '../../src/tfjs/index.js';
 import { GenericTrainer, NULL_LOGGER, createDataLoader } from '../../src/trainer/index.js';
 
-const opts = JSON.parse(process.argv[2] ?? '{}') as { ckpt: string; epochs?: number; accumulation?: number; saveEvery?: number; signal?: string; maxCheckpointSec?: number; slowMs?: number };
+const opts = JSON.parse(process.argv[2] ?? '{}') as { ckpt: string; epochs?: number; accumulation?: number; saveEvery?: number; signal?: string; maxCheckpointSec?: number; slowMs?: number; holdUntil?: { afterStep: number; file: string } };
 const out = (o: Record<string, unknown>): void => {
   process.stdout.write(`T ${JSON.stringify(o)}\n`);
 };
@@ -55,6 +58,10 @@ const trainer = new GenericTrainer({
 });
 trainer.hookManager.registerHook({
   onStepEnd: async (t, step) => {
+    const hold = opts.holdUntil;
+    if (hold !== undefined && step > hold.afterStep) {
+      for (const end = Date.now() + 60_000; !existsSync(hold.file) && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20));
+    }
     out({ type: 'step', rank: t.rank, step, epoch: t.epoch });
     if (opts.slowMs !== undefined) await new Promise((r) => setTimeout(r, opts.slowMs));
   },
