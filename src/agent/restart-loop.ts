@@ -21,6 +21,7 @@ import type { MemoryHolder } from './memory-holder.js';
 import { agreeMaster, collectiveAddr } from './round-setup.js';
 import { StandbyPool } from './standby-pool.js';
 import { withStoreRetry } from './store-retry.js';
+import { StoreUnavailableError } from '../rendezvous/index.js';
 import type { AgentStore } from './store-setup.js';
 import { WorkerGroup } from './worker-group.js';
 
@@ -85,7 +86,9 @@ export async function runRestartLoop(context: LoopContext): Promise<AgentResult>
   };
   let lastWorldSize: number | undefined;
   const firstFailure = (): Promise<FailureRecord | undefined> => job.firstFailure().catch(() => undefined);
-  const retry = { signals, log: x.log };
+  // An unreachable store is waited for as long as a node waits to join a round: past the keep-alive
+  // window its membership lapses, and it comes back as a new node once the store answers again.
+  const retry = { signals, log: x.log, outageMs: c.rdzvConf.joinTimeout * 1000 };
   /** The restart count for a report: read once more, else the last one read (never a made-up 0). */
   const restartsNow = async (): Promise<number> => {
     let timer: NodeJS.Timeout | undefined;
@@ -100,7 +103,7 @@ export async function runRestartLoop(context: LoopContext): Promise<AgentResult>
     if (signals.signalled !== undefined) return result(signalExitCode(signals.signalled), state.restarts, undefined, `stopped by ${signals.signalled}`);
     let info: RoundInfo;
     try {
-      info = await signals.interruptible(rdzv.nextRendezvous({ localWorldSize: c.nprocPerNode }));
+      info = await withStoreRetry('join the rendezvous', () => rdzv.nextRendezvous({ localWorldSize: c.nprocPerNode }), { ...retry, isFinal: (e) => !(e instanceof StoreUnavailableError) });
     } catch (err) {
       if (signals.signalled !== undefined) continue;
       const outcome = await job.outcome().catch(() => undefined);
@@ -121,7 +124,13 @@ export async function runRestartLoop(context: LoopContext): Promise<AgentResult>
       return result(1, state.restarts, await firstFailure(), `FAILED: ${describeError(err)}`);
     }
     state.restarts = restartCount;
-    const master = await agreeMaster(x.store, info, c.rdzvConf.joinTimeout * 1000, signals);
+    let master: { masterAddr: string; masterPort: number };
+    try {
+      master = await withStoreRetry('agree on the master address', () => agreeMaster(x.store, info, c.rdzvConf.joinTimeout * 1000, signals), retry);
+    } catch (err) {
+      if (signals.signalled !== undefined) continue;
+      return result(1, state.restarts, await firstFailure(), `FAILED: ${describeError(err)}`);
+    }
     const attemptDir = join(logDir, `attempt_${state.attempts}`);
     const launches = workerLaunches({ config: c, env: x.env, nodeId: x.nodeId, nodeWorker, store: x.store, attemptDir, collectiveAddr: await collectiveAddr(c, x.env) }, info, restartCount, master);
     x.log(`round ${info.round}: node rank ${info.nodeRank} of ${info.nodeCount}, ranks ${launches[0]?.rank}..${launches[launches.length - 1]?.rank} of ${launches[0]?.env.WORLD_SIZE}, restart count ${restartCount}`);
@@ -168,8 +177,14 @@ export async function runRestartLoop(context: LoopContext): Promise<AgentResult>
       state.group = undefined;
       return result(1, restartCount, undefined, `FAILED: lost the store: ${describeError(outcome.error)}`);
     }
-    if (outcome.kind === 'stale' || outcome.kind === 'scale-up') {
-      x.log(outcome.kind === 'stale' ? 'the rendezvous moved on (a node left or restarted): restarting the workers in a new round' : `${outcome.waiting} node(s) waiting to join: restarting the workers in a larger round`);
+    if (outcome.kind === 'stale' || outcome.kind === 'scale-up' || outcome.kind === 'lapsed') {
+      x.log(
+        outcome.kind === 'stale'
+          ? 'the rendezvous moved on (a node left or restarted): restarting the workers in a new round'
+          : outcome.kind === 'lapsed'
+            ? `the store was unreachable for ${Math.round(outcome.forMs / 1000)} s, past the keep-alive window (${describeError(outcome.error)}): this node's place in the round has lapsed; stopping the workers and joining again as a new node once the store answers`
+            : `${outcome.waiting} node(s) waiting to join: restarting the workers in a larger round`,
+      );
       await group.stop('SIGTERM', c.gracePeriod * 1000);
       state.group = undefined;
       continue;

@@ -86,6 +86,7 @@ export async function setupDistributedEnvironment(options: SetupOptions = {}): P
       hostId: storeEnv.hostId ?? hostIdFrom(env),
       transport,
       setupTimeoutMs: timeoutMs,
+      peerTimeoutMs: options.peerTimeoutMs ?? peerTimeoutFromEnv(env),
       // A job on one host is reached over loopback only; one that spans hosts listens on every interface.
       ...(info.localWorldSize === info.worldSize && !env.EH_COLLECTIVE_ADDR ? { bindHost: '127.0.0.1', advertiseHost: '127.0.0.1' } : {}),
     });
@@ -95,6 +96,15 @@ export async function setupDistributedEnvironment(options: SetupOptions = {}): P
   }
   world = info;
   return info;
+}
+
+/** EH_COLLECTIVE_PEER_TIMEOUT_MS: the cross-host silence that counts as a lost peer (ProcessGroupOptions.peerTimeoutMs). */
+function peerTimeoutFromEnv(env: NodeJS.ProcessEnv): number | undefined {
+  const raw = env.EH_COLLECTIVE_PEER_TIMEOUT_MS;
+  if (raw === undefined || raw === '') return undefined;
+  const ms = Number(raw);
+  if (!Number.isFinite(ms) || ms <= 0) throw new ConfigurationError(`EH_COLLECTIVE_PEER_TIMEOUT_MS must be a positive number of milliseconds, got ${JSON.stringify(raw)}`, { configKey: 'EH_COLLECTIVE_PEER_TIMEOUT_MS' });
+  return ms;
 }
 
 async function closeOwnedStore(): Promise<void> {
