@@ -131,6 +131,9 @@ export class ProcessGroup implements OpHost {
     const every = Math.max(50, Math.floor(this.peerTimeoutMs / BEATS_PER_TIMEOUT));
     const beat = encodeControl({ t: 'hb' });
     let lastTick = Date.now();
+    // The first beat at once: a peer is judged only once it has been heard, and one cut off right
+    // after set-up must be heard before that.
+    for (const l of far) l.sendControl(beat);
     this.heartbeat = setInterval(() => {
       const now = Date.now();
       const late = now - lastTick > 2 * every;
@@ -144,7 +147,7 @@ export class ProcessGroup implements OpHost {
         if (l === undefined || !l.crossHost || !l.heard) continue;
         const silent = now - l.lastHeard;
         if (silent > this.peerTimeoutMs) {
-          this.peerLost(p, `nothing came from it for ${String(silent)} ms, not even a heartbeat (peerTimeoutMs ${String(this.peerTimeoutMs)}: its host is unreachable or the process is frozen)`);
+          this.peerLost(p, `nothing came from it for ${String(silent)} ms, not even a heartbeat (peerTimeoutMs ${String(this.peerTimeoutMs)})`);
           return;
         }
       }
