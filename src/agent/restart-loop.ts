@@ -89,6 +89,8 @@ export async function runRestartLoop(context: LoopContext): Promise<AgentResult>
   // An unreachable store is waited for as long as a node waits to join a round: past the keep-alive
   // window its membership lapses, and it comes back as a new node once the store answers again.
   const retry = { signals, log: x.log, outageMs: c.rdzvConf.joinTimeout * 1000 };
+  // Calls that wait themselves (a round to form, rank 0's address): only an unreachable store is tried again.
+  const outageOnly = { ...retry, isFinal: (e: unknown) => !(e instanceof StoreUnavailableError) };
   /** The restart count for a report: read once more, else the last one read (never a made-up 0). */
   const restartsNow = async (): Promise<number> => {
     let timer: NodeJS.Timeout | undefined;
@@ -103,7 +105,7 @@ export async function runRestartLoop(context: LoopContext): Promise<AgentResult>
     if (signals.signalled !== undefined) return result(signalExitCode(signals.signalled), state.restarts, undefined, `stopped by ${signals.signalled}`);
     let info: RoundInfo;
     try {
-      info = await withStoreRetry('join the rendezvous', () => rdzv.nextRendezvous({ localWorldSize: c.nprocPerNode }), { ...retry, isFinal: (e) => !(e instanceof StoreUnavailableError) });
+      info = await withStoreRetry('join the rendezvous', () => rdzv.nextRendezvous({ localWorldSize: c.nprocPerNode }), outageOnly);
     } catch (err) {
       if (signals.signalled !== undefined) continue;
       const outcome = await job.outcome().catch(() => undefined);
@@ -126,7 +128,7 @@ export async function runRestartLoop(context: LoopContext): Promise<AgentResult>
     state.restarts = restartCount;
     let master: { masterAddr: string; masterPort: number };
     try {
-      master = await withStoreRetry('agree on the master address', () => agreeMaster(x.store, info, c.rdzvConf.joinTimeout * 1000, signals), retry);
+      master = await withStoreRetry('agree on the master address', () => agreeMaster(x.store, info, c.rdzvConf.joinTimeout * 1000, signals), outageOnly);
     } catch (err) {
       if (signals.signalled !== undefined) continue;
       return result(1, state.restarts, await firstFailure(), `FAILED: ${describeError(err)}`);
