@@ -40,6 +40,8 @@ export interface JobOptions {
   maxRestarts?: number;
   /** The workers' script (default REPORT). */
   script?: string;
+  /** The store: etcd on the bridge (default), or the TCP store hosted by host 0's agent. */
+  backend?: 'etcd' | 'tcp';
   /** Run alongside the job, given its output directory (what the workers write); the job's result waits for it too. */
   during?: (outDir: string) => Promise<void>;
 }
@@ -60,6 +62,8 @@ function cleanEnv(): NodeJS.ProcessEnv {
 }
 
 let jobs = 0;
+/** Any port will do: host 0's namespace is the test's own, with nothing else listening in it. */
+const TCP_STORE_PORT = 29400;
 
 export async function hostsBed(hosts: number): Promise<HostsBed> {
   const bed = await createTestbed({ hosts });
@@ -88,7 +92,7 @@ export async function hostsBed(hosts: number): Promise<HostsBed> {
               r.privateTmp === true ? 'unshare' : process.execPath,
               [
                 ...(r.privateTmp === true ? ['--mount', '--propagation', 'private', 'sh', '-c', PRIVATE_TMP, 'sh', process.execPath] : []),
-                EH, 'run', '--nnodes', o.nnodes ?? String(runs.length), '--nproc-per-node', '1', '--rdzv-backend', 'etcd', '--rdzv-endpoint', etcd.endpoint, '--rdzv-id', id,
+                EH, 'run', '--nnodes', o.nnodes ?? String(runs.length), '--nproc-per-node', '1', '--rdzv-backend', o.backend ?? 'etcd', '--rdzv-endpoint', o.backend === 'tcp' ? `${bed.hosts[0].address}:${String(TCP_STORE_PORT)}` : etcd.endpoint, '--rdzv-id', id,
                 '--rdzv-conf', `token=${r.token ?? 'hosts-token'},join_timeout=30,last_call_timeout=1${o.conf ?? ''}`, '--max-restarts', String(o.maxRestarts ?? 0), '--monitor-interval', '0.2',
                 ...(r.args ?? []), o.script ?? REPORT,
               ],

@@ -3,7 +3,8 @@
  * `eh run` per host training in steps (an allreduce every 200 ms). Host 1's link is taken down
  * mid-run (no reset, nothing: its agent loses etcd and its worker its peer), then brought back.
  * - Shorter than the keep-alive window (8 s against 15 s): no node is lost; the workers find the
- *   silent peer, restart once, and the job ends at world 2 with both agents succeeding.
+ *   silent peer, restart once, and the job ends at world 2 with both agents succeeding. With etcd,
+ *   and with the TCP store hosted by host 0's agent (host 1's client reconnects).
  * - Longer than the keep-alive window (8 s against 3 s, --nnodes 1:2): host 0 goes on at world 1;
  *   host 1's agent, once etcd answers again, joins as a new node and the job scales back to 2.
  */
@@ -53,11 +54,12 @@ describe('a network outage on one host', { skip: unavailable }, () => {
   });
 
   /** Run the job; `during` cuts and restores host 1's link, then the job is told to finish. */
-  async function runOutage(o: { nnodes: string; conf: string; during: (out: string, cut: () => Promise<{ downAt: number; upAt: number }>) => Promise<void> }) {
+  async function runOutage(o: { nnodes: string; conf: string; backend?: 'etcd' | 'tcp'; during: (out: string, cut: () => Promise<{ downAt: number; upAt: number }>) => Promise<void> }) {
     const b = h as HostsBed;
     return b.job([{ host: 0 }, { host: 1 }], {
       nnodes: o.nnodes,
       conf: o.conf,
+      backend: o.backend,
       maxRestarts: 3,
       script: STEPS,
       timeoutMs: 100_000,
@@ -82,27 +84,30 @@ describe('a network outage on one host', { skip: unavailable }, () => {
     });
   }
 
-  it(`down for ${String(OUTAGE_MS / 1000)} s, inside the keep-alive window: no node lost, at most one restart, the job ends at world 2`, async () => {
-    let figures = '';
-    const { results, reports } = await runOutage({
-      nnodes: '2',
-      conf: '',
-      during: async (out, cut) => {
-        const { upAt } = await cut();
-        const back = await stepWhere(out, (p) => p.world === 2 && p.at > upAt, 45_000, 'world 2 after the link is back');
-        figures = `training at world 2 again ${String(back.at - upAt)} ms after the link came back (restart count ${String(back.restart)})`;
-      },
+  for (const backend of ['etcd', 'tcp'] as const) {
+    it(`${backend} store, down for ${String(OUTAGE_MS / 1000)} s, inside the keep-alive window: no node lost, at most one restart, the job ends at world 2`, async () => {
+      let figures = '';
+      const { results, reports } = await runOutage({
+        nnodes: '2',
+        conf: '',
+        backend,
+        during: async (out, cut) => {
+          const { upAt } = await cut();
+          const back = await stepWhere(out, (p) => p.world === 2 && p.at > upAt, 45_000, 'world 2 after the link is back');
+          figures = `${backend}: training at world 2 again ${String(back.at - upAt)} ms after the link came back (restart count ${String(back.restart)})`;
+        },
+      });
+      for (const r of results) assert.equal(r.code, 0, r.stdout + r.stderr);
+      const all = results.map((r) => r.stderr).join('\n');
+      assert.doesNotMatch(all, /lost the store|FAILED/);
+      for (const rep of reports) {
+        assert.ok(rep !== undefined);
+        assert.equal(rep.world, 2, 'the job ended at world 2');
+        assert.ok(rep.restart <= 1, `at most one restart, got ${JSON.stringify(rep)}`);
+      }
+      process.stdout.write(`# ${figures}\n`);
     });
-    for (const r of results) assert.equal(r.code, 0, r.stdout + r.stderr);
-    const all = results.map((r) => r.stderr).join('\n');
-    assert.doesNotMatch(all, /lost the store|FAILED/);
-    for (const rep of reports) {
-      assert.ok(rep !== undefined);
-      assert.equal(rep.world, 2, 'the job ended at world 2');
-      assert.ok(rep.restart <= 1, `at most one restart, got ${JSON.stringify(rep)}`);
-    }
-    process.stdout.write(`# ${figures}\n`);
-  });
+  }
 
   it(`down for ${String(OUTAGE_MS / 1000)} s, past a 3 s keep-alive window: the job goes on at world 1, then scales back to 2`, async () => {
     let figures = '';
