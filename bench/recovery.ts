@@ -73,13 +73,19 @@ async function runOnce(kind: Kind): Promise<{ recoveryMs: number; stepMs: number
       ? [...ehArgs, '--preload', './bench/recovery-preload.ts', 'bench/recovery-worker.ts']
       : kind === 'eh-cold'
         ? [...ehArgs, '--standby-workers', '0', 'bench/recovery-worker.ts']
-        : ['--standalone', '--nproc_per_node', '2', '--max_restarts', '3', '--monitor_interval', '0.1', '--redirects', '1', '--tee', '2', 'bench/recovery_torch.py'];
+        : kind === 'eh-py'
+          ? [...ehArgs, '--standby-workers', '2', 'bench/recovery_torch.py']
+          : kind === 'eh-py-cold'
+            ? [...ehArgs, '--standby-workers', '0', 'bench/recovery_torch.py']
+            : ['--standalone', '--nproc_per_node', '2', '--max_restarts', '3', '--monitor_interval', '0.1', '--redirects', '1', '--tee', '2', 'bench/recovery_torch.py'];
   const child = spawn(kind !== 'torchrun' ? process.execPath : TORCHRUN, args, { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   try {
-    const first = await until('the first step', () => readProgress(progress).find((l) => l.step >= 1), 120_000);
+    const first = await until('the first step', () => readProgress(progress).find((l) => l.step >= 1), 120_000).catch((err: unknown) => {
+      throw new Error(`${kind}: ${err instanceof Error ? err.message : String(err)}; its stderr:\n${stderr.slice(-2000)}`);
+    });
     // Give the launcher time to settle (eh: its standby workers boot a second after the start).
     await until('3 s of training', () => (Date.now() - first.at > 3000 ? true : undefined), 60_000);
     const before = readProgress(progress);
