@@ -19,6 +19,7 @@ import { isNodeScript } from './launch-command.js';
 import { failureRecord, monitorWorkers, workerLaunches } from './local-workers.js';
 import type { MemoryHolder } from './memory-holder.js';
 import { agreeMaster, collectiveAddr } from './round-setup.js';
+import { defaultPythonPreload, pythonJobOf } from './python/python-worker.js';
 import { StandbyPool } from './standby-pool.js';
 import { withStoreRetry } from './store-retry.js';
 import { StoreUnavailableError } from '../rendezvous/index.js';
@@ -70,9 +71,12 @@ export interface LoopContext {
 export async function runRestartLoop(context: LoopContext): Promise<AgentResult> {
   const x = { ...context, monitor: context.monitor ?? new JobMonitor({ job: context.config.rdzvId, node: context.nodeId }) };
   const { config: c, rdzv, job, signals, state, logDir } = x;
-  const nodeWorker = !c.noNode && isNodeScript(x.script);
+  const python = pythonJobOf(x.script, x.scriptArgs, { noNode: c.noNode, python: c.python });
+  // Node and Python workers run through a bootstrap that talks to the agent; other executables do not.
+  const nodeWorker = (!c.noNode && isNodeScript(x.script)) || python !== undefined;
   if (nodeWorker && c.standbyWorkers > 0) {
-    state.standby = new StandbyPool({ script: x.script, size: c.standbyWorkers, preload: c.preload, nodeArgs: c.nodeArgs, cwd: x.cwd, env: x.env, warn: x.log });
+    const preload = python !== undefined && c.preload.length === 0 ? defaultPythonPreload(python, x.cwd) : c.preload;
+    state.standby = new StandbyPool({ script: x.script, size: c.standbyWorkers, preload, nodeArgs: c.nodeArgs, cwd: x.cwd, env: x.env, warn: x.log, python });
   }
   const output = (lr: number): { consoleStdout: boolean; consoleStderr: boolean } => {
     // As torchrun's: --redirects keeps a stream off the console (files only); --tee puts it back on the console too.
@@ -140,11 +144,13 @@ export async function runRestartLoop(context: LoopContext): Promise<AgentResult>
     x.monitor.record({ type: 'rendezvous', round: info.round, worldSize, nodeRank: info.nodeRank, nnodes: info.nodeCount });
     if (lastWorldSize !== undefined && lastWorldSize !== worldSize) x.monitor.record({ type: 'world-size', from: lastWorldSize, to: worldSize });
     lastWorldSize = worldSize;
-    const group = new WorkerGroup({ script: x.script, scriptArgs: x.scriptArgs, noNode: c.noNode, cwd: x.cwd, nodeArgs: c.nodeArgs, attemptDir, output }, state.standby, x.memory);
+    const group = new WorkerGroup({ script: x.script, scriptArgs: x.scriptArgs, noNode: c.noNode, cwd: x.cwd, nodeArgs: c.nodeArgs, python, attemptDir, output }, state.standby, x.memory);
     state.group = group;
     const attempt = state.attempts;
     state.attempts += 1;
     group.start(launches);
+    const fromStandby = group.workers.filter((w) => w.fromStandby).map((w) => w.rank);
+    if (fromStandby.length > 0) x.log(`rank(s) ${fromStandby.join(',')} started from standby workers`);
     x.monitor.record({ type: 'workers-started', restartCount, ranks: group.workers.map((w) => w.rank) });
     for (const w of group.workers) {
       w.watchMessages((m) => {
