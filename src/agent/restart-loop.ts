@@ -2,9 +2,11 @@
  * The agent's restart loop (torch's SimpleElasticAgent `_invoke_run`): join a round, start this node's
  * workers, watch them, and act on how the round ended: success ends the job; a failure is recorded,
  * counted once per round in the store, and restarted while --max-restarts allows; a stale round or
- * nodes waiting to join restart the workers in a new round; a stop signal ends it with 128+N.
+ * nodes waiting to join restart the workers in a new round; a stop signal ends it with 128+N. Workers that
+ * exit with REQUEUE_EXIT_CODE (75) after a preemption end it with 75: no failure counted, no crash report.
  */
 import { join } from 'node:path';
+import { REQUEUE_EXIT_CODE } from '../env/index.js';
 import { describeError } from '../errors/index.js';
 import type { AgentRendezvous, RoundInfo } from './agent-rendezvous.js';
 import { signalExitCode, type AgentSignals } from './agent-signals.js';
@@ -87,6 +89,15 @@ export async function runRestartLoop(context: LoopContext): Promise<AgentResult>
   const result = (exitCode: number, restarts: number, rootCause: FailureRecord | undefined, headline?: string): AgentResult => {
     const report = headline === undefined ? undefined : formatFailureReport(rootCause, { headline, attempts: state.attempts, restarts, maxRestarts: c.maxRestarts, logDir });
     return { exitCode, attempts: state.attempts, restarts, rootCause, report, logDir };
+  };
+  /**
+   * Preempted workers wrote their emergency checkpoint and asked to be run again: end the job with the same
+   * code, so that the scheduler above `eh run` (a SLURM job script, RequeueExit, a wrapper) requeues it. It is
+   * neither a failure (no restart counted, no crash report) nor a success (the job stays open for the rerun).
+   */
+  const requeued = (why: string): AgentResult => {
+    x.log(`${why}: the workers exited with ${REQUEUE_EXIT_CODE} after their emergency checkpoint; ending with ${REQUEUE_EXIT_CODE} so that the job is requeued (it resumes from that checkpoint)`);
+    return result(REQUEUE_EXIT_CODE, state.restarts, undefined);
   };
   let lastWorldSize: number | undefined;
   const firstFailure = (): Promise<FailureRecord | undefined> => job.firstFailure().catch(() => undefined);
@@ -178,6 +189,7 @@ export async function runRestartLoop(context: LoopContext): Promise<AgentResult>
       x.log(`got ${outcome.signal}: forwarding it to the workers, SIGKILL after ${c.gracePeriod} s`);
       await group.stop(outcome.signal, c.gracePeriod * 1000);
       state.group = undefined;
+      if (askedToRequeue(group)) return requeued(`got ${outcome.signal}`);
       continue;
     }
     if (outcome.kind === 'store-lost') {
@@ -200,6 +212,14 @@ export async function runRestartLoop(context: LoopContext): Promise<AgentResult>
 
     // A worker failed.
     const w = outcome.worker;
+    if (w.exit?.code === REQUEUE_EXIT_CODE) {
+      // Preempted by a signal that reached the worker, not this agent (a scheduler signalling every process of
+      // the job): the trainer's ranks stop after the same step, so the others are on their way out with 75 too.
+      x.log(`rank ${w.rank} exited with ${REQUEUE_EXIT_CODE} (preempted, asks to be requeued): stopping the other workers, SIGKILL after ${c.gracePeriod} s`);
+      await group.stop('SIGTERM', c.gracePeriod * 1000);
+      state.group = undefined;
+      return requeued(`rank ${w.rank} was preempted`);
+    }
     const secrets = [x.store.token, ...secretValues(x.env)];
     // Recorded at once, so that a recovery is timed from the failure, not from the end of the group's stop.
     const failedWith = outcome.reason === 'hang' ? undefined : readErrorFile(w.errorFile);
@@ -249,4 +269,9 @@ export async function runRestartLoop(context: LoopContext): Promise<AgentResult>
     x.log(`restart ${count} of ${c.maxRestarts}`);
     x.monitor.record({ type: 'restart', restartCount: count, maxRestarts: c.maxRestarts });
   }
+}
+
+/** Every local worker ended with the requeue code (a worker SIGKILLed mid-checkpoint means the job did not finish cleanly). */
+function askedToRequeue(group: WorkerGroup): boolean {
+  return group.workers.length > 0 && group.workers.every((w) => w.exit?.code === REQUEUE_EXIT_CODE);
 }
