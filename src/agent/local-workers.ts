@@ -66,6 +66,8 @@ export function workerLaunches(x: LaunchContext, info: RoundInfo, restartCount: 
       [EH_ENV.TOKEN]: x.store.token,
       [EH_ENV.STORE_PREFIX]: `${info.storePrefix}/workers`,
       [EH_ENV.AGENT_IPC]: x.nodeWorker ? '1' : '0',
+      // The agent holds the MEMORY checkpoint tier unless the user turned it off (EH_AGENT_MEMORY=0).
+      [EH_ENV.AGENT_MEMORY]: x.nodeWorker && x.env[EH_ENV.AGENT_MEMORY] !== '0' ? '1' : '0',
       [EH_ENV.HEARTBEAT_INTERVAL_MS]: x.nodeWorker ? String(Math.round(c.heartbeatInterval * 1000)) : '0',
       [EH_ENV.HEARTBEAT_MODE]: x.env[EH_ENV.HEARTBEAT_MODE] === 'manual' ? 'manual' : 'auto',
       [EH_ENV.LOG_DIR]: join(x.attemptDir, String(rank)),

@@ -18,7 +18,8 @@ import type { JobRecord } from './job-record.js';
 import { isNodeScript } from './launch-command.js';
 import { failureRecord, monitorWorkers, workerLaunches } from './local-workers.js';
 import type { MemoryHolder } from './memory-holder.js';
-import { agreeMaster, collectiveAddr } from './round-setup.js';
+import type { SnapshotService } from './snapshot-service.js';
+import { agreeMaster, collectiveAddr, nodeAddr } from './round-setup.js';
 import { StandbyPool } from './standby-pool.js';
 import { withStoreRetry } from './store-retry.js';
 import type { AgentStore } from './store-setup.js';
@@ -58,6 +59,8 @@ export interface LoopContext {
   nodeId: string;
   log: (line: string) => void;
   memory: MemoryHolder;
+  /** The agent-held MEMORY checkpoint tier (Node workers only). */
+  snapshots?: SnapshotService;
   signals: AgentSignals;
   store: AgentStore;
   rdzv: AgentRendezvous;
@@ -122,6 +125,10 @@ export async function runRestartLoop(context: LoopContext): Promise<AgentResult>
     }
     state.restarts = restartCount;
     const master = await agreeMaster(x.store, info, c.rdzvConf.joinTimeout * 1000, signals);
+    if (nodeWorker && x.snapshots !== undefined) {
+      const snaps = x.snapshots;
+      await signals.interruptible(snaps.onRound(info, x.store.store, x.store.token, nodeAddr(c))).catch((err: unknown) => x.log(`memory tier: no peer link this round (snapshots stay on this node): ${describeError(err)}`));
+    }
     const attemptDir = join(logDir, `attempt_${state.attempts}`);
     const launches = workerLaunches({ config: c, env: x.env, nodeId: x.nodeId, nodeWorker, store: x.store, attemptDir, collectiveAddr: await collectiveAddr(c, x.env) }, info, restartCount, master);
     x.log(`round ${info.round}: node rank ${info.nodeRank} of ${info.nodeCount}, ranks ${launches[0]?.rank}..${launches[launches.length - 1]?.rank} of ${launches[0]?.env.WORLD_SIZE}, restart count ${restartCount}`);
@@ -129,7 +136,7 @@ export async function runRestartLoop(context: LoopContext): Promise<AgentResult>
     x.monitor.record({ type: 'rendezvous', round: info.round, worldSize, nodeRank: info.nodeRank, nnodes: info.nodeCount });
     if (lastWorldSize !== undefined && lastWorldSize !== worldSize) x.monitor.record({ type: 'world-size', from: lastWorldSize, to: worldSize });
     lastWorldSize = worldSize;
-    const group = new WorkerGroup({ script: x.script, scriptArgs: x.scriptArgs, noNode: c.noNode, cwd: x.cwd, nodeArgs: c.nodeArgs, attemptDir, output }, state.standby, x.memory);
+    const group = new WorkerGroup({ script: x.script, scriptArgs: x.scriptArgs, noNode: c.noNode, cwd: x.cwd, nodeArgs: c.nodeArgs, attemptDir, output }, state.standby, x.memory, nodeWorker ? x.snapshots : undefined);
     state.group = group;
     const attempt = state.attempts;
     state.attempts += 1;

@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { launchCommand } from './launch-command.js';
 import type { MemoryHolder } from './memory-holder.js';
+import { isSnapshotRequest, type SnapshotService } from './snapshot-service.js';
 import type { StandbyPool } from './standby-pool.js';
 import { WorkerProcess, type OutputOptions } from './worker-process.js';
 
@@ -34,6 +35,7 @@ export class WorkerGroup {
     private readonly spec: GroupSpec,
     private readonly standby: StandbyPool | undefined,
     private readonly memory?: MemoryHolder,
+    private readonly snapshots?: SnapshotService,
   ) {}
 
   start(launches: WorkerLaunch[]): WorkerProcess[] {
@@ -53,8 +55,10 @@ export class WorkerGroup {
         w = new WorkerProcess(child, l.rank, l.localRank, dir, errorFile, this.spec.output(l.localRank));
       }
       const memory = this.memory;
-      if (memory !== undefined) w.onMessage((wp, m) => {
-        if (m.eh === 'mem') memory.serve(wp, m);
+      const snapshots = this.snapshots;
+      if (memory !== undefined || snapshots !== undefined) w.onMessage((wp, m) => {
+        if (m.eh === 'mem') memory?.serve(wp, m);
+        else if (isSnapshotRequest(m)) snapshots?.serve(wp, m);
       });
       this.workers.push(w);
     }
