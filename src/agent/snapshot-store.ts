@@ -48,7 +48,7 @@ function pidAlive(pid: number): boolean {
 
 /** Directories left by agents that were killed (SIGKILL gives no chance to clean up). */
 function sweepStale(base: string): void {
-  let names: string[] = [];
+  let names: string[];
   try {
     names = readdirSync(base);
   } catch {
