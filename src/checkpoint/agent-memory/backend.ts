@@ -12,7 +12,10 @@ import { snapshotRequest } from './client.js';
 import type { OpenedSnapshot, SnapshotListing, SnapshotReply } from './protocol.js';
 
 export interface AgentMemoryBackendOptions {
-  /** The rank whose snapshots this backend saves and loads (default RANK, else 0). */
+  /**
+   * Whose snapshots this backend saves and loads: default 0, because a checkpoint is the world's (rank 0 saves it,
+   * as the trainer does, and every rank loads it). Give each rank its own number for per-rank state.
+   */
   rank?: number;
   /** Upper bound on one snapshot's bytes, checked here before the agent is asked; null for none (default). The node's bound is the agent's --memory-limit. */
   maxMemoryMb?: number | null;
@@ -47,8 +50,8 @@ export class AgentMemoryBackend implements CheckpointBackend {
   private readonly timeoutMs: number;
 
   constructor(options: AgentMemoryBackendOptions = {}) {
-    this.rank = options.rank ?? Number(process.env.RANK ?? 0);
-    if (!Number.isSafeInteger(this.rank) || this.rank < 0) throw new ConfigurationError(`AgentMemoryBackend: rank must be a non-negative integer, got ${String(options.rank ?? process.env.RANK)}`, { configKey: 'rank' });
+    this.rank = options.rank ?? 0;
+    if (!Number.isSafeInteger(this.rank) || this.rank < 0) throw new ConfigurationError(`AgentMemoryBackend: rank must be a non-negative integer, got ${String(options.rank)}`, { configKey: 'rank' });
     const mb = options.maxMemoryMb ?? null;
     if (mb !== null && !(typeof mb === 'number' && mb > 0)) throw new ConfigurationError(`maxMemoryMb must be a positive number or null, got ${String(mb)}`, { configKey: 'maxMemoryMb' });
     this.maxMemoryBytes = mb === null ? null : Math.floor(mb * 1024 * 1024);
