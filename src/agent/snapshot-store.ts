@@ -31,6 +31,7 @@ export interface HeldSnapshot {
 const MIB = 1024 * 1024;
 const mib = (n: number): string => `${(n / MIB).toFixed(1)} MiB`;
 const DIR_PREFIX = 'eh-ckpt-';
+const SNAPSHOT_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}$/;
 
 /** The tmpfs snapshots live in: EH_SHM_DIR, else /dev/shm. */
 export function snapshotTmpfs(env: NodeJS.ProcessEnv = process.env): string {
@@ -104,6 +105,8 @@ export class SnapshotStore {
    */
   allocate(rank: number, name: string, step: number, bytes: number, origin = this.nodeId): HeldSnapshot {
     if (!Number.isSafeInteger(bytes) || bytes <= 0) throw new Error(`a snapshot must have a positive size, got ${String(bytes)}`);
+    // The name becomes part of a file name here: one plain segment, as checkpoint names are (from a worker or a peer alike).
+    if (!SNAPSHOT_NAME.test(name) || name.includes('..')) throw new Error(`${JSON.stringify(name.slice(0, 80))} is not a checkpoint name (letters, digits, _ . -; no path)`);
     if (bytes > this.limitBytes) throw new SnapshotFullError(`memory snapshot ${name} of rank ${rank} needs ${mib(bytes)}, more than this node's bound of ${mib(this.limitBytes)}: raise --memory-limit`);
     this.remove((s) => s.rank === rank && s.name === name && s.origin === origin);
     while (this.usedBytes + this.otherBytes() + bytes > this.limitBytes) {

@@ -55,3 +55,12 @@ test('a snapshot larger than the bound, or that fits only by evicting every node
     done();
   }
 });
+
+test('a name that is not one plain segment is refused before any file is made', () => {
+  const { s, done } = store(4);
+  try {
+    for (const bad of ['../../etc/passwd', 'a/b', '.hidden', '']) assert.throws(() => s.allocate(0, bad, 1, 100), /is not a checkpoint name/);
+  } finally {
+    done();
+  }
+});
