@@ -1,8 +1,9 @@
 /**
  * A worker for bench/agent-memory.ts: every rank holds the checkpoint benchmark's state (BENCH_MIB, default 384),
- * rank 0 saves it once to TIER (MEMORY, NVME or S3) at step SAVE_AT, and every step ends with a barrier, so a step
- * is complete once every rank made it. After a restart each rank loads the newest checkpoint with an ordinary
- * CheckpointManager.loadCheckpoint(). Logs `rank step epochMs restart tier source loadMs pauseMs` to $PROGRESS.
+ * rank 0 saves it to TIER (MEMORY, NVME or S3) at steps SAVE_AT..SAVE_AT+SAVES-1, and every step ends with a
+ * barrier, so a step is complete once every rank made it. After a restart each rank loads the newest checkpoint
+ * with an ordinary CheckpointManager.loadCheckpoint(). Logs `rank step epochMs round tier source loadMs pauseMs`
+ * to $PROGRESS.
  */
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,6 +18,8 @@ const tier = (process.env.TIER ?? 'MEMORY') as Tier;
 const mib = Number(process.env.BENCH_MIB ?? '384');
 const saveAt = Number(process.env.SAVE_AT ?? '3');
 const stepMs = Number(process.env.STEP_MS ?? '50');
+const saves = Number(process.env.SAVES ?? '1');
+const round = process.env.EH_RDZV_ROUND ?? '0';
 writeFileSync(join(dir, `pid-rank${rank}-r${restart}`), String(process.pid));
 
 const s3 = process.env.S3_ENDPOINT;
@@ -56,14 +59,14 @@ let pauseMs = 0;
 while (step < 100_000) {
   await new Promise((r) => setTimeout(r, stepMs));
   step += 1;
-  if (rank === 0 && step === saveAt && loaded === null) {
+  if (rank === 0 && step >= saveAt && step < saveAt + saves && loaded === null) {
     state.step = step;
     const p0 = performance.now();
     await manager.saveCheckpoint(state, tier);
     pauseMs = performance.now() - p0;
   }
   await barrier();
-  appendFileSync(process.env.PROGRESS as string, `${rank} ${step} ${Date.now()} ${restart} ${from} ${source} ${loadMs.toFixed(1)} ${pauseMs.toFixed(1)}\n`);
+  appendFileSync(process.env.PROGRESS as string, `${rank} ${step} ${Date.now()} ${round} ${from} ${source} ${loadMs.toFixed(1)} ${pauseMs.toFixed(1)}\n`);
   pauseMs = 0;
 }
 await cleanupDistributed();

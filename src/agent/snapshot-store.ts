@@ -5,7 +5,7 @@
  * copy on another node. The worker's end and the messages are the checkpoint part's (agent-memory/).
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, ftruncateSync, mkdirSync, openSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
+import { closeSync, ftruncateSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, unlinkSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildManifest, crc32, crcHex, type CheckpointPlan, type SnapshotListing } from '../checkpoint/index.js';
@@ -66,6 +66,11 @@ export class SnapshotFullError extends Error {}
 export class SnapshotStore {
   readonly dir: string;
   private readonly held: HeldSnapshot[] = [];
+  /**
+   * The file of the last snapshot dropped, kept (and counted in the bound) for the next one of the same size: its
+   * tmpfs pages are already allocated, which makes the next save's copy several times faster than into fresh pages.
+   */
+  private spare: { path: string; bytes: number } | undefined;
   private readonly sealing = new Set<Promise<void>>();
   private seq = 0;
   private readonly removeDir = (): void => rmSync(this.dir, { recursive: true, force: true });
@@ -84,12 +89,12 @@ export class SnapshotStore {
   }
 
   get usedBytes(): number {
-    return this.held.reduce((n, s) => n + s.bytes, 0);
+    return this.held.reduce((n, s) => n + s.bytes, 0) + (this.spare?.bytes ?? 0);
   }
 
   /** Bytes held for this node's own workers, and for other nodes. */
   usage(): { own: number; peers: number; snapshots: number; limit: number } {
-    const own = this.held.filter((s) => s.origin === this.nodeId).reduce((n, s) => n + s.bytes, 0);
+    const own = this.held.filter((s) => s.origin === this.nodeId).reduce((n, s) => n + s.bytes, 0) + (this.spare?.bytes ?? 0);
     return { own, peers: this.usedBytes - own, snapshots: this.held.length, limit: this.limitBytes };
   }
 
@@ -109,22 +114,31 @@ export class SnapshotStore {
     if (!SNAPSHOT_NAME.test(name) || name.includes('..')) throw new Error(`${JSON.stringify(name.slice(0, 80))} is not a checkpoint name (letters, digits, _ . -; no path)`);
     if (bytes > this.limitBytes) throw new SnapshotFullError(`memory snapshot ${name} of rank ${rank} needs ${mib(bytes)}, more than this node's bound of ${mib(this.limitBytes)}: raise --memory-limit`);
     this.remove((s) => s.rank === rank && s.name === name && s.origin === origin);
-    while (this.usedBytes + this.otherBytes() + bytes > this.limitBytes) {
+    const reuse = this.spare?.bytes === bytes ? this.spare : undefined;
+    if (this.spare !== undefined && reuse === undefined) this.dropSpare();
+    // A reused spare is already counted.
+    const adds = reuse === undefined ? bytes : 0;
+    while (this.usedBytes + this.otherBytes() + adds > this.limitBytes) {
       const victim = this.victim(rank, origin);
       if (victim === undefined) {
         throw new SnapshotFullError(`memory snapshot ${name} of rank ${rank} (${mib(bytes)}) does not fit: ${this.describeUsage()}, and every snapshot left is some node's newest or still being written; raise --memory-limit`);
       }
       this.log(`memory tier: evicting ${victim.name} of rank ${victim.rank} (node ${victim.origin}, ${mib(victim.bytes)}) to make room for ${name}`);
-      this.remove((s) => s === victim);
+      this.remove((s) => s === victim, false);
     }
     // Made on first use: an agent whose workers never snapshot leaves nothing in the tmpfs.
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const path = join(this.dir, `${++this.seq}-r${rank}-${name}`);
-    const fd = openSync(path, 'wx', 0o600);
-    try {
-      ftruncateSync(fd, bytes);
-    } finally {
-      closeSync(fd);
+    if (reuse !== undefined && this.spare === reuse) {
+      renameSync(reuse.path, path);
+      this.spare = undefined;
+    } else {
+      const fd = openSync(path, 'wx', 0o600);
+      try {
+        ftruncateSync(fd, bytes);
+      } finally {
+        closeSync(fd);
+      }
     }
     const snap: HeldSnapshot = { rank, name, step, origin, path, bytes, seq: this.seq };
     this.held.push(snap);
@@ -182,14 +196,23 @@ export class SnapshotStore {
     return this.whole(rank).find((s) => s.name === name && (origin === undefined || s.origin === origin));
   }
 
-  /** Drops every snapshot `match` selects (its file too); returns them. */
-  remove(match: (s: HeldSnapshot) => boolean): HeldSnapshot[] {
+  /** Drops every snapshot `match` selects (its file too, or the first kept as the spare); returns them. */
+  remove(match: (s: HeldSnapshot) => boolean, keepSpare = true): HeldSnapshot[] {
     const gone: HeldSnapshot[] = [];
     for (let i = this.held.length - 1; i >= 0; i--) {
       const s = this.held[i];
       if (!match(s)) continue;
       this.held.splice(i, 1);
       gone.push(s);
+      if (keepSpare && this.spare === undefined && s.manifest !== undefined) {
+        this.spare = { path: `${s.path}.spare`, bytes: s.bytes };
+        try {
+          renameSync(s.path, this.spare.path);
+          continue;
+        } catch {
+          this.spare = undefined;
+        }
+      }
       try {
         unlinkSync(s.path);
       } catch {
@@ -199,7 +222,18 @@ export class SnapshotStore {
     return gone;
   }
 
+  private dropSpare(): void {
+    if (this.spare === undefined) return;
+    try {
+      unlinkSync(this.spare.path);
+    } catch {
+      // already gone
+    }
+    this.spare = undefined;
+  }
+
   close(): void {
+    this.spare = undefined;
     process.off('exit', this.removeDir);
     this.removeDir();
     this.held.length = 0;
