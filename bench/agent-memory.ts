@@ -161,7 +161,7 @@ export async function main(): Promise<Record<Kind, number>> {
     '',
     `The save pause of a snapshot to the agent's memory: ${Math.round(med('agent', (r) => r.pauseMs))} ms (median of snapshots 2-${MEMORY_SAVES} in a row; the checksums and the peer copy happen in the agent). Disk and S3 pauses are synchronous saves.`,
     `Recovery from agent memory is ${(med('disk', (r) => r.recoveryMs) / med('agent', (r) => r.recoveryMs)).toFixed(2)}x faster than from the local disk (target >= 3x).`,
-    'The peer row kills a whole node: it includes the survivor noticing the loss and re-rendezvousing alone.',
+    'The peer row kills a whole node of 3 (one rank each): it includes the two survivors noticing the loss and re-rendezvousing.',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
   return { agent: med('agent', (r) => r.recoveryMs), peer: med('peer', (r) => r.recoveryMs), disk: med('disk', (r) => r.recoveryMs), s3: med('s3', (r) => r.recoveryMs) };
