@@ -4,6 +4,7 @@
  */
 import { join } from 'node:path';
 import { EH_ENV, hostIdFrom } from '../env/index.js';
+import { withHugePageMalloc } from './huge-pages.js';
 import type { AgentRendezvous, RoundInfo } from './agent-rendezvous.js';
 import type { AgentSignals } from './agent-signals.js';
 import type { ElasticTrainingConfig } from './config.js';
@@ -76,6 +77,7 @@ export function workerLaunches(x: LaunchContext, info: RoundInfo, restartCount: 
       [EH_ENV.NODE_ID]: x.nodeId,
     });
     if (x.collectiveAddr !== undefined) env.EH_COLLECTIVE_ADDR = x.collectiveAddr;
+    if (process.platform === 'linux') env.GLIBC_TUNABLES = withHugePageMalloc(env.GLIBC_TUNABLES);
     // TORCHELASTIC_ERROR_FILE is set by the worker group, per worker directory.
     out.push({ rank, localRank: lr, env });
   }
