@@ -15,6 +15,7 @@ import { exitBarrier } from './exit-barrier.js';
 import { formatFailureReport } from './failure-report.js';
 import { JobRecord } from './job-record.js';
 import { MemoryHolder } from './memory-holder.js';
+import { SnapshotService } from './snapshot-service.js';
 import { runRestartLoop, type AgentResult, type AgentState } from './restart-loop.js';
 import { makeRendezvous, type RendezvousFactory } from './round-setup.js';
 import { setupStore, type AgentStore } from './store-setup.js';
@@ -43,6 +44,8 @@ export class ElasticAgent {
   readonly nodeId: string;
   /** Survives every restart of this node's workers. */
   readonly memory: MemoryHolder;
+  /** The MEMORY checkpoint tier of this node's workers, held here and copied to a peer node's agent. */
+  readonly snapshots: SnapshotService;
   private readonly config: ElasticTrainingConfig;
   private readonly log: (line: string) => void;
   private readonly state: AgentState = { group: undefined, standby: undefined, attempts: 0, lastNodeCount: 1, restarts: 0 };
@@ -53,6 +56,7 @@ export class ElasticAgent {
     this.nodeId = `${os.hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 6)}`;
     this.log = options.log ?? ((line) => process.stderr.write(`[eh agent] ${line}\n`));
     this.memory = new MemoryHolder(Math.floor(this.config.memoryLimitMb * 1024 * 1024));
+    this.snapshots = new SnapshotService({ nodeId: this.nodeId, limitBytes: this.memory.limitBytes, otherBytes: () => this.memory.usedBytes, log: this.log, runId: this.config.rdzvId });
     // A second signal: no more grace.
     this.signals = new AgentSignals(() => {
       this.state.group?.stop('SIGKILL', 0).catch(() => undefined);
@@ -90,6 +94,7 @@ export class ElasticAgent {
         nodeId: this.nodeId,
         log: this.log,
         memory: this.memory,
+        snapshots: this.snapshots,
         signals: this.signals,
         store,
         rdzv,
@@ -115,6 +120,7 @@ export class ElasticAgent {
       // Workers stopped by a signal ran no exit handler: their Unix socket files would stay in the temp directory.
       sweepStaleSockets(env.TMPDIR || os.tmpdir());
       this.signals.remove();
+      this.snapshots.close();
       await monitor?.close();
       await rdzv?.shutdown().catch(() => undefined);
       await store?.close().catch(() => undefined);

@@ -1,3 +1,5 @@
+import type { SnapshotReply, SnapshotRequest } from '../checkpoint/index.js';
+
 /**
  * Messages on the Node IPC channel between an agent and each of its workers. Every message carries
  * `eh` so that a user script's own `process.send()` traffic is never mistaken for ours.
@@ -21,7 +23,9 @@ export type WorkerMessage =
   /** The agent-held memory: state that survives this worker's death (see agent-memory.ts). */
   | { eh: 'mem'; id: number; op: 'put'; key: string; data: Uint8Array }
   | { eh: 'mem'; id: number; op: 'get' | 'delete'; key: string }
-  | { eh: 'mem'; id: number; op: 'keys'; prefix: string };
+  | { eh: 'mem'; id: number; op: 'keys'; prefix: string }
+  /** The agent-held MEMORY checkpoint tier (checkpoint/agent-memory/protocol.ts). */
+  | SnapshotRequest;
 
 /** Agent -> worker. */
 export type AgentMessage =
@@ -29,7 +33,8 @@ export type AgentMessage =
   | { eh: 'start'; script: string; args: string[]; env: Record<string, string>; cwd: string }
   /** Write a Node diagnostic report to `path`. */
   | { eh: 'report'; path: string }
-  | { eh: 'mem-reply'; id: number; ok: boolean; data?: Uint8Array; keys?: string[]; existed?: boolean; error?: string };
+  | { eh: 'mem-reply'; id: number; ok: boolean; data?: Uint8Array; keys?: string[]; existed?: boolean; error?: string }
+  | SnapshotReply;
 
 export function isWorkerMessage(m: unknown): m is WorkerMessage {
   return typeof m === 'object' && m !== null && typeof (m as { eh?: unknown }).eh === 'string';

@@ -5,6 +5,7 @@
 import { join } from 'node:path';
 import { EH_ENV, hostIdFrom } from '../env/index.js';
 import { StoreUnavailableError } from '../rendezvous/index.js';
+import { withHugePageMalloc } from './huge-pages.js';
 import type { AgentRendezvous, RoundInfo } from './agent-rendezvous.js';
 import type { AgentSignals } from './agent-signals.js';
 import type { ElasticTrainingConfig } from './config.js';
@@ -69,6 +70,8 @@ export function workerLaunches(x: LaunchContext, info: RoundInfo, restartCount: 
       [EH_ENV.TOKEN]: x.store.token,
       [EH_ENV.STORE_PREFIX]: `${info.storePrefix}/workers`,
       [EH_ENV.AGENT_IPC]: x.nodeWorker ? '1' : '0',
+      // The agent holds the MEMORY checkpoint tier unless the user turned it off (EH_AGENT_MEMORY=0).
+      [EH_ENV.AGENT_MEMORY]: x.nodeWorker && x.env[EH_ENV.AGENT_MEMORY] !== '0' ? '1' : '0',
       [EH_ENV.HEARTBEAT_INTERVAL_MS]: x.nodeWorker ? String(Math.round(c.heartbeatInterval * 1000)) : '0',
       [EH_ENV.HEARTBEAT_MODE]: x.env[EH_ENV.HEARTBEAT_MODE] === 'manual' ? 'manual' : 'auto',
       [EH_ENV.LOG_DIR]: join(x.attemptDir, String(rank)),
@@ -77,6 +80,7 @@ export function workerLaunches(x: LaunchContext, info: RoundInfo, restartCount: 
       [EH_ENV.NODE_ID]: x.nodeId,
     });
     if (x.collectiveAddr !== undefined) env.EH_COLLECTIVE_ADDR = x.collectiveAddr;
+    if (process.platform === 'linux') env.GLIBC_TUNABLES = withHugePageMalloc(env.GLIBC_TUNABLES);
     // TORCHELASTIC_ERROR_FILE is set by the worker group, per worker directory.
     out.push({ rank, localRank: lr, env });
   }

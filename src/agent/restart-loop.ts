@@ -20,8 +20,9 @@ import type { JobRecord } from './job-record.js';
 import { isNodeScript } from './launch-command.js';
 import { failureRecord, monitorWorkers, workerLaunches } from './local-workers.js';
 import type { MemoryHolder } from './memory-holder.js';
-import { agreeMaster, collectiveAddr } from './round-setup.js';
+import { agreeMaster, collectiveAddr, nodeAddr } from './round-setup.js';
 import { defaultPythonPreload, pythonJobOf } from './python/python-worker.js';
+import type { SnapshotService } from './snapshot-service.js';
 import { StandbyPool } from './standby-pool.js';
 import { withStoreRetry } from './store-retry.js';
 import { StoreUnavailableError } from '../rendezvous/index.js';
@@ -62,6 +63,8 @@ export interface LoopContext {
   nodeId: string;
   log: (line: string) => void;
   memory: MemoryHolder;
+  /** The agent-held MEMORY checkpoint tier (Node workers only). */
+  snapshots?: SnapshotService;
   signals: AgentSignals;
   store: AgentStore;
   rdzv: AgentRendezvous;
@@ -148,6 +151,10 @@ export async function runRestartLoop(context: LoopContext): Promise<AgentResult>
       if (signals.signalled !== undefined) continue;
       return result(1, state.restarts, await firstFailure(), `FAILED: ${describeError(err)}`);
     }
+    if (nodeWorker && x.snapshots !== undefined) {
+      const snaps = x.snapshots;
+      await signals.interruptible(snaps.onRound(info, x.store.store, x.store.token, nodeAddr(c))).catch((err: unknown) => x.log(`memory tier: no peer link this round (snapshots stay on this node): ${describeError(err)}`));
+    }
     const attemptDir = join(logDir, `attempt_${state.attempts}`);
     const launches = workerLaunches({ config: c, env: x.env, nodeId: x.nodeId, nodeWorker, store: x.store, attemptDir, collectiveAddr: await collectiveAddr(c, x.env) }, info, restartCount, master);
     x.log(`round ${info.round}: node rank ${info.nodeRank} of ${info.nodeCount}, ranks ${launches[0]?.rank}..${launches[launches.length - 1]?.rank} of ${launches[0]?.env.WORLD_SIZE}, restart count ${restartCount}`);
@@ -155,7 +162,7 @@ export async function runRestartLoop(context: LoopContext): Promise<AgentResult>
     x.monitor.record({ type: 'rendezvous', round: info.round, worldSize, nodeRank: info.nodeRank, nnodes: info.nodeCount });
     if (lastWorldSize !== undefined && lastWorldSize !== worldSize) x.monitor.record({ type: 'world-size', from: lastWorldSize, to: worldSize });
     lastWorldSize = worldSize;
-    const group = new WorkerGroup({ script: x.script, scriptArgs: x.scriptArgs, noNode: c.noNode, cwd: x.cwd, nodeArgs: c.nodeArgs, python, attemptDir, output }, state.standby, x.memory);
+    const group = new WorkerGroup({ script: x.script, scriptArgs: x.scriptArgs, noNode: c.noNode, cwd: x.cwd, nodeArgs: c.nodeArgs, python, attemptDir, output }, state.standby, x.memory, nodeWorker ? x.snapshots : undefined);
     state.group = group;
     const attempt = state.attempts;
     state.attempts += 1;

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { launchCommand } from './launch-command.js';
 import type { MemoryHolder } from './memory-holder.js';
 import { pythonCommand, type PythonJob } from './python/python-worker.js';
+import { isSnapshotRequest, type SnapshotService } from './snapshot-service.js';
 import type { StandbyPool } from './standby-pool.js';
 import { WorkerProcess, type OutputOptions } from './worker-process.js';
 
@@ -37,6 +38,7 @@ export class WorkerGroup {
     private readonly spec: GroupSpec,
     private readonly standby: StandbyPool | undefined,
     private readonly memory?: MemoryHolder,
+    private readonly snapshots?: SnapshotService,
   ) {}
 
   start(launches: WorkerLaunch[]): WorkerProcess[] {
@@ -64,8 +66,10 @@ export class WorkerGroup {
       // A Python worker leads its own process group: signals and SIGKILL go to the whole group.
       if (py !== undefined) w.ownGroup = true;
       const memory = this.memory;
-      if (memory !== undefined) w.onMessage((wp, m) => {
-        if (m.eh === 'mem') memory.serve(wp, m);
+      const snapshots = this.snapshots;
+      if (memory !== undefined || snapshots !== undefined) w.onMessage((wp, m) => {
+        if (m.eh === 'mem') memory?.serve(wp, m);
+        else if (isSnapshotRequest(m)) snapshots?.serve(wp, m);
       });
       this.workers.push(w);
     }

@@ -33,3 +33,7 @@ export { planCheckpoint, buildManifest, type CheckpointPlan, type PlannedFile, t
 export { assembleState, checkManifestBounds } from './verify.js';
 export { parseManifest, parseCommit } from './manifest.js';
 export { crc32, crcHex } from './crc32.js';
+// The agent-held MEMORY tier (`eh run`): the worker's backend, and the IPC contract the agent implements.
+export { AgentMemoryBackend, describeCopy, type AgentMemoryBackendOptions } from './agent-memory/backend.js';
+export { agentHoldsMemory } from './agent-memory/client.js';
+export { isSnapshotRequest, type SnapshotRequest, type SnapshotReply, type SnapshotOp, type SnapshotListing, type SnapshotHolder, type OpenedSnapshot } from './agent-memory/protocol.js';

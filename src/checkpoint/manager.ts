@@ -4,6 +4,8 @@ import type { TrainingMetrics } from '../metrics/index.js';
 import type { StagedWrite } from './async-save.js';
 import { CheckpointConfig, type CheckpointConfigOptions } from './config.js';
 import { CheckpointLoadConfig } from './load-config.js';
+import { AgentMemoryBackend } from './agent-memory/backend.js';
+import { agentHoldsMemory } from './agent-memory/client.js';
 import { MemorySnapshotBackend } from './memory-backend.js';
 import { checkpointName, stepOfName } from './names.js';
 import { NVMeBackend } from './nvme-backend.js';
@@ -21,7 +23,10 @@ export interface AsyncCapableBackend extends CheckpointBackend {
 }
 
 export interface CheckpointManagerOptions {
-  /** The MEMORY tier; default an in-process MemorySnapshotBackend. An agent-held or replicated one plugs in here. */
+  /**
+   * The MEMORY tier. Default: under `eh run`, an AgentMemoryBackend (held by the agent, copied to a peer node's
+   * agent); otherwise an in-process MemorySnapshotBackend.
+   */
   memoryBackend?: CheckpointBackend;
   nvmeBackend?: AsyncCapableBackend;
   s3Backend?: AsyncCapableBackend;
@@ -73,7 +78,11 @@ export class CheckpointManager {
     this.caller = new PersistentAsyncCaller();
     if (this.config.asyncSave) this.caller.start();
     this.stagingPool = new StagingPool(this.config.maxStagingBuffers);
-    this.memory = options.memoryBackend ?? new MemorySnapshotBackend({ maxSnapshots: this.config.maxMemorySnapshots, maxMemoryMb: this.config.maxMemoryMb });
+    this.memory =
+      options.memoryBackend ??
+      (agentHoldsMemory()
+        ? new AgentMemoryBackend({ maxMemoryMb: this.config.maxMemoryMb, logger: this.logger })
+        : new MemorySnapshotBackend({ maxSnapshots: this.config.maxMemorySnapshots, maxMemoryMb: this.config.maxMemoryMb }));
     this.nvme = options.nvmeBackend;
     this.s3 = options.s3Backend;
     this.metrics = options.metrics;
@@ -260,8 +269,10 @@ export class CheckpointManager {
     for (const c of candidates) {
       try {
         const state = await this.backend(c.tier).load(c.name, config);
-        const info: LoadInfo = { tier: c.tier, name: c.name, unreadableTiers: unreadable.map(({ tier, reason }) => ({ tier, reason })) };
+        const from = state.loadInfo;
+        const info: LoadInfo = { tier: c.tier, name: c.name, unreadableTiers: unreadable.map(({ tier, reason }) => ({ tier, reason })), ...(from?.source !== undefined ? { source: from.source, sourceNode: from.sourceNode } : {}) };
         state.loadInfo = info;
+        this.logger(`loaded ${c.name} from tier ${c.tier}${info.source !== undefined ? ` (${info.source === 'agent' ? "this node's agent" : `the agent of node ${info.sourceNode ?? '?'}`})` : ''}`);
         this.lastLoad = info;
         this.lastLoadedTier = c.tier;
         this.metrics?.checkpoint.recordLoad(c.tier, (performance.now() - t0) / 1000, { bytes: tensorBytes(state) });

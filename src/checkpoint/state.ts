@@ -27,6 +27,10 @@ export interface LoadInfo {
   name: string;
   /** Tiers that could not be listed: the state may be older than what they hold. */
   unreadableTiers: UnreadableTier[];
+  /** For the agent-held MEMORY tier: whose copy was read, `agent` (this node's agent) or `peer-agent` (another node's). */
+  source?: string;
+  /** The node id of the agent whose copy was read. */
+  sourceNode?: string;
 }
 
 const FIELDS = ['step', 'epoch', 'modelStateDict', 'optimizerStateDict', 'lrSchedulerStateDict', 'datasetState', 'rngStates', 'metrics', 'worldSize', 'timestamp'] as const;

@@ -157,7 +157,7 @@ export function buildRunCommand(): Command {
     .option('--standby-workers <n>', 'pre-started standby Node or Python processes kept for fast replacement (default: --nproc-per-node)')
     .option('--retry-startup-failures', 'restart workers that fail before they started (bad path, syntax error) instead of failing at once')
     .option('--local-addr <addr>', 'this node\'s address as other nodes reach it')
-    .option('--memory-limit <MiB>', `bytes workers may keep in the agent's memory (agentMemory), in MiB (default: ${L.memory_limit_mb})`)
+    .option('--memory-limit <MiB>', `bytes workers may keep in the agent's memory (agentMemory and the MEMORY checkpoint tier, peers' copies included), in MiB (default: ${L.memory_limit_mb})`)
     .option('--metrics-port <port>', 'serve Prometheus /metrics on this port (0: a free one, printed); off by default')
     .option('--dashboard-port <port>', 'serve the live dashboard on this port (0: a free one, printed); off by default')
     .option('--monitor-host <addr>', 'address the metrics and dashboard servers bind to', '127.0.0.1')

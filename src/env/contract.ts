@@ -44,6 +44,8 @@ export const EH_ENV = {
   NODE_ID: 'EH_NODE_ID',
   /** Heartbeats: `auto` (a timer in the worker, detects a blocked event loop) or `manual` (only explicit heartbeat()/reportProgress() calls count). */
   HEARTBEAT_MODE: 'EH_HEARTBEAT_MODE',
+  /** Set to 1 when the agent holds the worker's MEMORY checkpoint tier (over the IPC channel); anything else keeps it in the worker. */
+  AGENT_MEMORY: 'EH_AGENT_MEMORY',
 } as const;
 
 /** Every variable name the agent sets for a worker, torchrun's and ours. */
