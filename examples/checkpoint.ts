@@ -16,6 +16,8 @@ const options = { nvmePath: dir, memorySnapshotInterval: 10, checkpointInterval:
 const manager = new CheckpointManager(options);
 
 const weights = new Float32Array(1024);
+// At most maxStagingBuffers (default 2) saves are in flight. This loop is far faster than a real step, so
+// the third save waits for the first write, which also started the writer thread: the pause shows there.
 for (let step = 1; step <= 60; step++) {
   for (let i = 0; i < weights.length; i++) weights[i] += 0.001 * ((i % 7) - 3); // a stand-in for a training step
   const state = (): CheckpointState =>
