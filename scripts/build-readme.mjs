@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const FRONT = ['intro', 'cli', 'benchmarks'];
+const FRONT = ['intro', 'cli', 'examples', 'benchmarks'];
 // Parts in reading order; a part whose docs/api page does not exist yet is left out.
 const PARTS = ['agent', 'rendezvous', 'collective', 'tfjs', 'checkpoint', 'data', 'trainer', 'scaling', 'metrics', 'experiments', 'slurm', 'config', 'errors'];
 
