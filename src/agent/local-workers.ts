@@ -14,6 +14,8 @@ import type { AgentStore } from './store-setup.js';
 import type { WorkerGroup, WorkerLaunch } from './worker-group.js';
 import type { WorkerProcess } from './worker-process.js';
 
+const AWS_NODE_WARNING = 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED';
+
 /** How a round of this node's workers ended. */
 export type Outcome =
   | { kind: 'succeeded' }
@@ -81,6 +83,8 @@ export function workerLaunches(x: LaunchContext, info: RoundInfo, restartCount: 
     });
     if (x.collectiveAddr !== undefined) env.EH_COLLECTIVE_ADDR = x.collectiveAddr;
     if (process.platform === 'linux') env.GLIBC_TUNABLES = withHugePageMalloc(env.GLIBC_TUNABLES);
+    // The AWS SDK warns about the Node version in every process that loads it; one copy per job (rank 0's) is enough.
+    if (rank !== 0 && env[AWS_NODE_WARNING] === undefined) env[AWS_NODE_WARNING] = 'true';
     // TORCHELASTIC_ERROR_FILE is set by the worker group, per worker directory.
     out.push({ rank, localRank: lr, env });
   }
