@@ -32,3 +32,4 @@ export { planCheckpoint, buildManifest, type CheckpointPlan, type PlannedFile, t
 export { assembleState, checkManifestBounds } from './verify.js';
 export { parseManifest, parseCommit } from './manifest.js';
 export { crc32, crcHex } from './crc32.js';
+export { LocalCheckpointManager, BasicTensorAwareStateDict, CliqueReplicationStrategy, type LocalCheckpointManagerOptions, type LocalLoadResult, type LocalPartId, type FindLatestReport, type TensorAwareStateDict, type CliqueReplicationStrategyOptions, type ReplicationStrategy } from './local/index.js';
