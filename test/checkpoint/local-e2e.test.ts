@@ -4,31 +4,12 @@ import assert from 'node:assert/strict';
 import { cpSync, existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, startAgent, tempDir } from '../agent/harness.js';
+import { readEvents, type LocalEvent } from './local-events.js';
 
 const WORKER = join(ROOT, 'test', 'checkpoint', 'local-worker.ts');
 
-export interface LocalEvent {
-  t: string;
-  rank: number;
-  restart: number;
-  pid: number;
-  iteration?: number;
-  latest?: number;
-  equal?: boolean;
-  files?: number;
-  error?: string;
-  name?: string;
-  waitingFor?: number[];
-  incomplete?: { iteration: number; missingParts: number[] }[];
-}
-
-export function readEvents(file: string): LocalEvent[] {
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8').trim().split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as LocalEvent);
-}
-
 /** Runs one `eh run` job of `nproc` ranks of the worker in `mode`; returns this job's events by rank. */
-export async function job(dir: string, name: string, nproc: number, mode: string, extra: Record<string, string> = {}): Promise<LocalEvent[]> {
+async function job(dir: string, name: string, nproc: number, mode: string, extra: Record<string, string> = {}): Promise<LocalEvent[]> {
   const events = join(dir, `${name}.jsonl`);
   const agent = startAgent(['--standalone', '--nproc-per-node', String(nproc), '--max-restarts', '0', '--standby-workers', '0', WORKER], {
     LCK_ROOT: join(dir, 'root'),

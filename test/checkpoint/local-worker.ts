@@ -29,7 +29,7 @@ const FLOATS = Number(env('LCK_FLOATS', '4096'));
 const restart = Number(process.env.TORCHELASTIC_RESTART_COUNT ?? '0');
 
 function emit(event: Record<string, unknown>): void {
-  appendFileSync(EVENTS, `${JSON.stringify({ ...event, restart, pid: process.pid })}\n`);
+  appendFileSync(EVENTS, `${JSON.stringify({ ...event, restart, pid: process.pid, at: Date.now() })}\n`);
 }
 
 /** The state rank `rank` saves at `iteration`: nested objects and arrays, typed arrays, tensors and JSON. */
