@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { BasicTensorAwareStateDict, CliqueReplicationStrategy, LocalCheckpointManager } from '../../src/checkpoint/index.js';
+import { AsyncCallsQueue, BasicTensorAwareStateDict, CliqueReplicationStrategy, LocalCheckpointManager } from '../../src/checkpoint/index.js';
 import { CheckpointValidationError, ConfigurationError } from '../../src/errors/index.js';
 import { decodePart, encodePart } from '../../src/checkpoint/local/part-format.js';
 import { findAvailable, packInventory, unpackInventories, type Inventory } from '../../src/checkpoint/local/inventory.js';
@@ -94,6 +94,15 @@ test('LocalCheckpointManager, one process: save, find, load, and at most one cle
     const { stateDict, partId } = await m.load();
     assert.deepEqual(partId, { iteration: 4, rank: 0 });
     assert.deepEqual(stateDict.stateDict, { x: new Uint8Array([7]) });
+    // Asynchronous: written on the queue's writer thread, committed by the finalization.
+    const queue = new AsyncCallsQueue();
+    queue.scheduleAsyncRequest(await m.save(new BasicTensorAwareStateDict({ y: new Float32Array([1.5]) }), 9, { isAsync: true }));
+    assert.deepEqual((await readdir(path.join(root, 'rank_0'))).sort(), ['iter_4_part_0.ckpt', 'iter_9_part_0.ckpt.dirty']);
+    assert.deepEqual(await queue.maybeFinalizeAsyncCalls({ blocking: true }), [0]);
+    await queue.close();
+    assert.deepEqual(await readdir(path.join(root, 'rank_0')), ['iter_9_part_0.ckpt']);
+    assert.equal(await m.findLatest(), 9);
+    assert.deepEqual((await m.load()).stateDict.stateDict, { y: new Float32Array([1.5]) });
     await assert.rejects(m.save(new BasicTensorAwareStateDict({}), -1), /iteration must be a whole number/);
     await assert.rejects(m.save({ x: 1 } as never, 5), /save\(\) needs a TensorAwareStateDict/);
   } finally {
