@@ -33,19 +33,28 @@ function measure(mode: 'bare' | 'trainer', workers: number, steps: number): Resu
   }
 }
 
+/** The median by step time (the middle run: robust to the other helpers' bursts on this shared machine, unlike a mean). */
+function median(rs: Result[]): Result {
+  const sorted = [...rs].sort((a, b) => a.stepMs - b.stepMs);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
 export async function main(): Promise<void> {
   const steps = Number(process.env.TRAINER_BENCH_STEPS ?? 400);
-  // Alternate the two, twice, and keep each one's best: the machine is shared, noise only adds time.
+  const rounds = Number(process.env.TRAINER_BENCH_ROUNDS ?? 5);
+  // Interleaved rounds, the order alternating (bare first, then trainer first), each run its own process with
+  // its own warm-up: a slow spell of the shared machine hits both sides alike; medians per side.
   const bare: Result[] = [];
   const trainer: Result[] = [];
-  for (let i = 0; i < 2; i++) {
-    bare.push(measure('bare', 1, steps));
-    trainer.push(measure('trainer', 1, steps));
+  const two: Result[] = [];
+  for (let i = 0; i < rounds; i++) {
+    const order: Array<'bare' | 'trainer'> = i % 2 === 0 ? ['bare', 'trainer'] : ['trainer', 'bare'];
+    for (const mode of order) (mode === 'bare' ? bare : trainer).push(measure(mode, 1, steps));
+    two.push(measure('trainer', 2, steps));
   }
-  const best = (rs: Result[]) => rs.reduce((a, b) => (b.stepMs < a.stepMs ? b : a));
-  const b1 = best(bare);
-  const t1 = best(trainer);
-  const t2 = measure('trainer', 2, steps);
+  const b1 = median(bare);
+  const t1 = median(trainer);
+  const t2 = median(two);
   const overhead = (t1.stepMs / b1.stepMs - 1) * 100;
   const efficiency = (t2.samplesPerSec / (2 * t1.samplesPerSec)) * 100;
   const rows = [
@@ -53,7 +62,7 @@ export async function main(): Promise<void> {
     ['GenericTrainer, 1 rank', t1.stepMs.toFixed(2), Math.round(t1.samplesPerSec).toString(), `overhead ${overhead.toFixed(1)} % (target <= 3 %)`],
     ['GenericTrainer, 2 ranks', t2.stepMs.toFixed(2), Math.round(t2.samplesPerSec).toString(), `scaling efficiency ${efficiency.toFixed(0)} % of 2x`],
   ];
-  console.log(`MLP 784-256-10, batch 64 per rank, ${steps} steps (first ${Math.min(20, Math.floor(steps / 5))} not timed), checkpoints every 100 steps (async, NVME), JSON + TensorBoard logging`);
+  console.log(`MLP 784-256-10, batch 64 per rank, medians of ${rounds} interleaved runs each, ${steps} steps (first ${Math.min(20, Math.floor(steps / 5))} not timed), checkpoints every 100 steps (async, NVME), JSON + TensorBoard logging`);
   console.log(['setup', 'ms/step', 'samples/s', ''].join(' | '));
   for (const r of rows) console.log(r.join(' | '));
 }

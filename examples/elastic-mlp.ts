@@ -15,6 +15,7 @@ import { setupDistributedEnvironment, cleanupDistributed, isMainProcess } from '
 import { DataParallel, useWasmBackend } from 'elastic-harness/tfjs';
 import { CheckpointManager, CheckpointTier, createCheckpointState, loadCheckpointToModel } from 'elastic-harness/checkpoint';
 import { ElasticScalingManager, ScalingConfig } from 'elastic-harness/scaling';
+import { SeededRng } from 'elastic-harness/data';
 
 const FEATURES = 16;
 const CLASSES = 4;
@@ -32,16 +33,10 @@ const crashAt = Number(values['crash-at']);
 const ckptDir = values.ckpt;
 const attempt = Number(process.env.TORCHELASTIC_RESTART_COUNT ?? '0');
 
-/** A deterministic pseudo-random stream (mulberry32), so every rank and every attempt sees the same data. */
+/** A deterministic pseudo-random stream, so every rank and every attempt sees the same data. */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new SeededRng(seed);
+  return () => r.next();
 }
 
 /** Batch number `index` of the global stream: points around one of CLASSES fixed centres. */

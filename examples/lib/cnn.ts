@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { fastMatMul } from 'elastic-harness/tfjs';
 import { CLASSES } from './mnist.js';
-import { rng } from './rng.js';
+import { SeededRng } from 'elastic-harness/data';
 
 const K = 5;
 const STRIDE = 2;
@@ -21,7 +21,8 @@ export interface Cnn {
 export function createCnn(options: { filters?: number; hidden?: number; seed?: number } = {}): Cnn {
   const filters = options.filters ?? 16;
   const hidden = options.hidden ?? 128;
-  const r = rng(options.seed ?? 42);
+  const rand = new SeededRng(options.seed ?? 42);
+  const r = (): number => rand.next();
   const uniform = (name: string, shape: number[], fanIn: number) =>
     tf.variable(tf.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => (r() * 2 - 1) * Math.sqrt(6 / fanIn)), shape), true, name);
   const identity = tf.tidy(() => tf.reshape(tf.eye(K * K), [K, K, 1, K * K]) as tf.Tensor4D);

@@ -2,7 +2,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { fastMatMul } from 'elastic-harness/tfjs';
 import { CLASSES, PIXELS } from './mnist.js';
-import { rng } from './rng.js';
+import { SeededRng } from 'elastic-harness/data';
 
 export interface Mlp {
   variables: tf.Variable[];
@@ -11,7 +11,8 @@ export interface Mlp {
 
 /** 784 -> hidden -> 10, ReLU, He-style uniform initial weights from `seed`. */
 export function createMlp(hidden = 128, seed = 42): Mlp {
-  const r = rng(seed);
+  const rand = new SeededRng(seed);
+  const r = (): number => rand.next();
   const param = (name: string, shape: number[], scale: number) => tf.variable(tf.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => (r() * 2 - 1) * scale), shape), true, name);
   const w1 = param('w1', [PIXELS, hidden], Math.sqrt(6 / PIXELS));
   const b1 = tf.variable(tf.zeros([hidden]), true, 'b1');

@@ -2,6 +2,7 @@
  * The agent's side of observability: a JobMonitor fed by the restart loop and the workers' reports,
  * logged to the job's log dir, and served as Prometheus `/metrics` and/or the dashboard when asked.
  */
+import { REQUEUE_EXIT_CODE } from '../env/index.js';
 import { ConfigurationError, describeError } from '../errors/index.js';
 import { JobMonitor, MonitorServer, PrometheusExporter } from '../metrics/index.js';
 import type { ElasticTrainingConfig } from './config.js';
@@ -67,7 +68,7 @@ export async function startAgentMonitor(o: AgentMonitorOptions & { job: string; 
     metricsUrl,
     dashboardUrl,
     ended: (exitCode, signalled) => {
-      monitor.record({ type: 'job-end', outcome: exitCode === 0 ? 'succeeded' : signalled ? 'interrupted' : 'failed', exitCode });
+      monitor.record({ type: 'job-end', outcome: exitCode === 0 ? 'succeeded' : exitCode === REQUEUE_EXIT_CODE ? 'preempted' : signalled ? 'interrupted' : 'failed', exitCode });
     },
     close: async () => {
       for (const s of servers) await s.close();

@@ -58,6 +58,8 @@ export interface StaticRendezvousOptions {
  */
 export class StaticRendezvous implements AgentRendezvous {
   private round = -1;
+  /** The round a join that failed part-way (the store was unreachable) was after: a retry joins it, not the one after. */
+  private unfinished: number | undefined;
 
   constructor(private readonly store: Store, private readonly o: StaticRendezvousOptions) {}
 
@@ -68,7 +70,8 @@ export class StaticRendezvous implements AgentRendezvous {
   async nextRendezvous(extra: { localWorldSize: number }): Promise<RoundInfo> {
     if (await this.isClosed()) throw new DistributedSetupError(`The rendezvous of run ${this.o.runId} is closed (the job finished or failed)`);
     // Join the newest round any node has reached, so a restarted node does not lag behind.
-    this.round += 1;
+    this.round = this.unfinished ?? this.round + 1;
+    this.unfinished = this.round;
     while (true) {
       const cur = await this.store.get(this.key('latest'));
       const curN = readCount(this.key('latest'), cur, -1);
@@ -78,6 +81,7 @@ export class StaticRendezvous implements AgentRendezvous {
       }
       if ((await this.store.compareAndSet(this.key('latest'), cur, String(this.round))).ok) break;
     }
+    this.unfinished = this.round;
     const me: RoundParticipant = { nodeId: this.o.nodeId, addr: this.o.addr, rank: this.o.nodeRank, localWorldSize: extra.localWorldSize };
     await this.store.set(this.key(`round/${this.round}/node/${this.o.nodeRank}`), JSON.stringify(me));
     const keys = Array.from({ length: this.o.nodeCount }, (_, r) => this.key(`round/${this.round}/node/${r}`));
@@ -88,6 +92,7 @@ export class StaticRendezvous implements AgentRendezvous {
       if (raw === undefined) throw new DistributedSetupError(`${k} vanished from the store during the rendezvous`);
       participants.push(parseStored(k, raw, participantSchema));
     }
+    this.unfinished = undefined;
     return { round: this.round, nodeRank: this.o.nodeRank, nodeCount: this.o.nodeCount, participants, storePrefix: `${this.o.runId}/r${this.round}` };
   }
 

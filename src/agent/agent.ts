@@ -6,6 +6,7 @@
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
+import { sweepStaleSockets } from '../collective/index.js';
 import { ElasticTrainingError, describeError } from '../errors/index.js';
 import type { AgentRendezvous } from './agent-rendezvous.js';
 import { AgentSignals, signalExitCode } from './agent-signals.js';
@@ -111,6 +112,8 @@ export class ElasticAgent {
     } finally {
       this.state.standby?.close();
       if (this.state.group !== undefined) await this.state.group.stop('SIGKILL', 0);
+      // Workers stopped by a signal ran no exit handler: their Unix socket files would stay in the temp directory.
+      sweepStaleSockets(env.TMPDIR || os.tmpdir());
       this.signals.remove();
       await monitor?.close();
       await rdzv?.shutdown().catch(() => undefined);

@@ -47,6 +47,8 @@ export interface ElasticTrainingConfigOptions {
   role?: string;
   noNode?: boolean;
   preload?: string[];
+  /** Interpreter of a .py script (default /usr/bin/python3). */
+  python?: string;
   standbyWorkers?: number;
   retryStartupFailures?: boolean;
   localAddr?: string;
@@ -100,6 +102,8 @@ export class ElasticTrainingConfig {
   readonly role: string;
   readonly noNode: boolean;
   readonly preload: string[];
+  /** Interpreter of a .py script; undefined: /usr/bin/python3 (src/agent/python/python-worker.ts). */
+  readonly python: string | undefined;
   /** Pre-started standby Node processes kept per node (default: one per local worker). */
   readonly standbyWorkers: number;
   readonly retryStartupFailures: boolean;
@@ -130,6 +134,7 @@ export class ElasticTrainingConfig {
     this.role = options.role ?? L.role;
     this.noNode = options.noNode ?? false;
     this.preload = options.preload ?? [];
+    this.python = options.python;
     // Derived from --nproc-per-node only when that is valid: a bad value is reported once, under its own name.
     this.standbyWorkers = options.standbyWorkers ?? (Number.isInteger(this.nprocPerNode) && this.nprocPerNode > 0 ? this.nprocPerNode : 0);
     this.retryStartupFailures = options.retryStartupFailures ?? false;
@@ -240,6 +245,7 @@ export class ElasticTrainingConfig {
     if (this.tee !== '0') args.push(`--tee=${this.tee}`);
     if (this.noNode) args.push('--no-node');
     if (this.preload.length > 0) args.push(`--preload=${this.preload.join(',')}`);
+    if (this.python !== undefined) args.push(`--python=${this.python}`);
     if (this.retryStartupFailures) args.push('--retry-startup-failures');
     if (this.localAddr !== undefined) args.push(`--local-addr=${this.localAddr}`);
     if (this.memoryLimitMb !== L.memory_limit_mb) args.push(`--memory-limit=${this.memoryLimitMb}`);

@@ -90,7 +90,8 @@ export async function captureDiagnosticReport(w: WorkerProcess, path: string, ti
   mkdirSync(dirname(path), { recursive: true });
   const viaIpc = await askOverIpc(w, path, Math.min(1000, timeoutMs));
   if (viaIpc !== undefined) return viaIpc;
-  if (!w.running || w.childPid !== undefined) return undefined;
+  // Only a Node worker has an inspector (SIGUSR1 would end a Python or other worker).
+  if (!w.running || w.childPid !== undefined || w.ownGroup) return undefined;
   try {
     return await viaInspector(w, path, timeoutMs, secrets);
   } catch {

@@ -6,6 +6,7 @@
  * worker outlives its agent. The shim exits with the child's status, or dies of the child's signal.
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import type { WorkerMessage } from './ipc-protocol.js';
 
 /** A non-Node worker has no heartbeat of its own: once it has run this long it counts as started. */
@@ -19,11 +20,13 @@ function send(msg: WorkerMessage): void {
   }
 }
 
-const [file, ...args] = process.argv.slice(2);
-if (file === undefined) {
+const [given, ...args] = process.argv.slice(2);
+if (given === undefined) {
   process.stderr.write('eh shim: no executable given\n');
   process.exit(2);
 }
+// `eh run --no-node train.sh`: a file in the working directory, as torchrun's `./train.sh`; else a PATH lookup.
+const file = !given.includes('/') && existsSync(given) ? `./${given}` : given;
 const child = spawn(file, args, { stdio: 'inherit', detached: true });
 let done = false;
 

@@ -4,6 +4,7 @@
  */
 import { join } from 'node:path';
 import { EH_ENV, hostIdFrom } from '../env/index.js';
+import { StoreUnavailableError } from '../rendezvous/index.js';
 import type { AgentRendezvous, RoundInfo } from './agent-rendezvous.js';
 import type { AgentSignals } from './agent-signals.js';
 import type { ElasticTrainingConfig } from './config.js';
@@ -19,7 +20,9 @@ export type Outcome =
   | { kind: 'stale' }
   | { kind: 'scale-up'; waiting: number }
   | { kind: 'signal'; signal: NodeJS.Signals }
-  | { kind: 'store-lost'; error: unknown };
+  | { kind: 'store-lost'; error: unknown }
+  /** The store was unreachable for longer than the keep-alive window: the others have dropped this node. */
+  | { kind: 'lapsed'; error: unknown; forMs: number };
 
 export interface LaunchContext {
   config: ElasticTrainingConfig;
@@ -119,6 +122,10 @@ export function monitorWorkers(group: WorkerGroup, info: RoundInfo, m: MonitorCo
     offSignal = m.signals.onStop((sig) => finish({ kind: 'signal', signal: sig }));
     if (done) return;
     const timeoutMs = c.heartbeatTimeout * 1000;
+    const keepAliveWindowMs = c.rdzvConf.keepAliveInterval * c.rdzvConf.keepAliveMaxAttempt * 1000;
+    // When the last poll that got through was sent: an outage is timed from there, since a poll to an
+    // unreachable store may take its whole request timeout to fail.
+    let lastAnswered = Date.now();
     timer.tick = setInterval(() => {
       const now = Date.now();
       for (const w of group.workers) {
@@ -129,6 +136,7 @@ export function monitorWorkers(group: WorkerGroup, info: RoundInfo, m: MonitorCo
       }
       if (!multiNode || polling || multiNodeDone) return;
       polling = true;
+      const sent = Date.now();
       Promise.all([m.rdzv.isRoundStale(), m.rdzv.numNodesWaiting()])
         .then(async ([stale, waiting]) => {
           if (stale) {
@@ -141,7 +149,15 @@ export function monitorWorkers(group: WorkerGroup, info: RoundInfo, m: MonitorCo
             finish({ kind: 'stale' });
           } else if (waiting > 0 && info.nodeCount < c.maxNodes) finish({ kind: 'scale-up', waiting });
         })
-        .catch((err: unknown) => finish({ kind: 'store-lost', error: err }))
+        .then(() => {
+          lastAnswered = sent;
+        })
+        .catch((err: unknown) => {
+          // An outage is lived through while this node's keep-alive key can still be renewed in time.
+          if (!(err instanceof StoreUnavailableError)) return finish({ kind: 'store-lost', error: err });
+          const forMs = Date.now() - lastAnswered;
+          if (forMs >= keepAliveWindowMs) finish({ kind: 'lapsed', error: err, forMs });
+        })
         .finally(() => {
           polling = false;
         });

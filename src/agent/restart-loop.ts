@@ -2,9 +2,11 @@
  * The agent's restart loop (torch's SimpleElasticAgent `_invoke_run`): join a round, start this node's
  * workers, watch them, and act on how the round ended: success ends the job; a failure is recorded,
  * counted once per round in the store, and restarted while --max-restarts allows; a stale round or
- * nodes waiting to join restart the workers in a new round; a stop signal ends it with 128+N.
+ * nodes waiting to join restart the workers in a new round; a stop signal ends it with 128+N. Workers that
+ * exit with REQUEUE_EXIT_CODE (75) after a preemption end it with 75: no failure counted, no crash report.
  */
 import { join } from 'node:path';
+import { REQUEUE_EXIT_CODE } from '../env/index.js';
 import { describeError } from '../errors/index.js';
 import type { AgentRendezvous, RoundInfo } from './agent-rendezvous.js';
 import { signalExitCode, type AgentSignals } from './agent-signals.js';
@@ -19,8 +21,10 @@ import { isNodeScript } from './launch-command.js';
 import { failureRecord, monitorWorkers, workerLaunches } from './local-workers.js';
 import type { MemoryHolder } from './memory-holder.js';
 import { agreeMaster, collectiveAddr } from './round-setup.js';
+import { defaultPythonPreload, pythonJobOf } from './python/python-worker.js';
 import { StandbyPool } from './standby-pool.js';
 import { withStoreRetry } from './store-retry.js';
+import { StoreUnavailableError } from '../rendezvous/index.js';
 import type { AgentStore } from './store-setup.js';
 import { WorkerGroup } from './worker-group.js';
 
@@ -69,9 +73,12 @@ export interface LoopContext {
 export async function runRestartLoop(context: LoopContext): Promise<AgentResult> {
   const x = { ...context, monitor: context.monitor ?? new JobMonitor({ job: context.config.rdzvId, node: context.nodeId }) };
   const { config: c, rdzv, job, signals, state, logDir } = x;
-  const nodeWorker = !c.noNode && isNodeScript(x.script);
+  const python = pythonJobOf(x.script, x.scriptArgs, { noNode: c.noNode, python: c.python });
+  // Node and Python workers run through a bootstrap that talks to the agent; other executables do not.
+  const nodeWorker = (!c.noNode && isNodeScript(x.script)) || python !== undefined;
   if (nodeWorker && c.standbyWorkers > 0) {
-    state.standby = new StandbyPool({ script: x.script, size: c.standbyWorkers, preload: c.preload, nodeArgs: c.nodeArgs, cwd: x.cwd, env: x.env, warn: x.log });
+    const preload = python !== undefined && c.preload.length === 0 ? defaultPythonPreload(python, x.cwd) : c.preload;
+    state.standby = new StandbyPool({ script: x.script, size: c.standbyWorkers, preload, nodeArgs: c.nodeArgs, cwd: x.cwd, env: x.env, warn: x.log, python });
   }
   const output = (lr: number): { consoleStdout: boolean; consoleStderr: boolean } => {
     // As torchrun's: --redirects keeps a stream off the console (files only); --tee puts it back on the console too.
@@ -83,9 +90,22 @@ export async function runRestartLoop(context: LoopContext): Promise<AgentResult>
     const report = headline === undefined ? undefined : formatFailureReport(rootCause, { headline, attempts: state.attempts, restarts, maxRestarts: c.maxRestarts, logDir });
     return { exitCode, attempts: state.attempts, restarts, rootCause, report, logDir };
   };
+  /**
+   * Preempted workers wrote their emergency checkpoint and asked to be run again: end the job with the same
+   * code, so that the scheduler above `eh run` (a SLURM job script, RequeueExit, a wrapper) requeues it. It is
+   * neither a failure (no restart counted, no crash report) nor a success (the job stays open for the rerun).
+   */
+  const requeued = (why: string): AgentResult => {
+    x.log(`${why}: the workers exited with ${REQUEUE_EXIT_CODE} after their emergency checkpoint; ending with ${REQUEUE_EXIT_CODE} so that the job is requeued (it resumes from that checkpoint)`);
+    return result(REQUEUE_EXIT_CODE, state.restarts, undefined);
+  };
   let lastWorldSize: number | undefined;
   const firstFailure = (): Promise<FailureRecord | undefined> => job.firstFailure().catch(() => undefined);
-  const retry = { signals, log: x.log };
+  // An unreachable store is waited for as long as a node waits to join a round: past the keep-alive
+  // window its membership lapses, and it comes back as a new node once the store answers again.
+  const retry = { signals, log: x.log, outageMs: c.rdzvConf.joinTimeout * 1000 };
+  // Calls that wait themselves (a round to form, rank 0's address): only an unreachable store is tried again.
+  const outageOnly = { ...retry, isFinal: (e: unknown) => !(e instanceof StoreUnavailableError) };
   /** The restart count for a report: read once more, else the last one read (never a made-up 0). */
   const restartsNow = async (): Promise<number> => {
     let timer: NodeJS.Timeout | undefined;
@@ -100,7 +120,7 @@ export async function runRestartLoop(context: LoopContext): Promise<AgentResult>
     if (signals.signalled !== undefined) return result(signalExitCode(signals.signalled), state.restarts, undefined, `stopped by ${signals.signalled}`);
     let info: RoundInfo;
     try {
-      info = await signals.interruptible(rdzv.nextRendezvous({ localWorldSize: c.nprocPerNode }));
+      info = await withStoreRetry('join the rendezvous', () => rdzv.nextRendezvous({ localWorldSize: c.nprocPerNode }), outageOnly);
     } catch (err) {
       if (signals.signalled !== undefined) continue;
       const outcome = await job.outcome().catch(() => undefined);
@@ -121,7 +141,13 @@ export async function runRestartLoop(context: LoopContext): Promise<AgentResult>
       return result(1, state.restarts, await firstFailure(), `FAILED: ${describeError(err)}`);
     }
     state.restarts = restartCount;
-    const master = await agreeMaster(x.store, info, c.rdzvConf.joinTimeout * 1000, signals);
+    let master: { masterAddr: string; masterPort: number };
+    try {
+      master = await withStoreRetry('agree on the master address', () => agreeMaster(x.store, info, c.rdzvConf.joinTimeout * 1000, signals), outageOnly);
+    } catch (err) {
+      if (signals.signalled !== undefined) continue;
+      return result(1, state.restarts, await firstFailure(), `FAILED: ${describeError(err)}`);
+    }
     const attemptDir = join(logDir, `attempt_${state.attempts}`);
     const launches = workerLaunches({ config: c, env: x.env, nodeId: x.nodeId, nodeWorker, store: x.store, attemptDir, collectiveAddr: await collectiveAddr(c, x.env) }, info, restartCount, master);
     x.log(`round ${info.round}: node rank ${info.nodeRank} of ${info.nodeCount}, ranks ${launches[0]?.rank}..${launches[launches.length - 1]?.rank} of ${launches[0]?.env.WORLD_SIZE}, restart count ${restartCount}`);
@@ -129,11 +155,13 @@ export async function runRestartLoop(context: LoopContext): Promise<AgentResult>
     x.monitor.record({ type: 'rendezvous', round: info.round, worldSize, nodeRank: info.nodeRank, nnodes: info.nodeCount });
     if (lastWorldSize !== undefined && lastWorldSize !== worldSize) x.monitor.record({ type: 'world-size', from: lastWorldSize, to: worldSize });
     lastWorldSize = worldSize;
-    const group = new WorkerGroup({ script: x.script, scriptArgs: x.scriptArgs, noNode: c.noNode, cwd: x.cwd, nodeArgs: c.nodeArgs, attemptDir, output }, state.standby, x.memory);
+    const group = new WorkerGroup({ script: x.script, scriptArgs: x.scriptArgs, noNode: c.noNode, cwd: x.cwd, nodeArgs: c.nodeArgs, python, attemptDir, output }, state.standby, x.memory);
     state.group = group;
     const attempt = state.attempts;
     state.attempts += 1;
     group.start(launches);
+    const fromStandby = group.workers.filter((w) => w.fromStandby).map((w) => w.rank);
+    if (fromStandby.length > 0) x.log(`rank(s) ${fromStandby.join(',')} started from standby workers`);
     x.monitor.record({ type: 'workers-started', restartCount, ranks: group.workers.map((w) => w.rank) });
     for (const w of group.workers) {
       w.watchMessages((m) => {
@@ -161,6 +189,7 @@ export async function runRestartLoop(context: LoopContext): Promise<AgentResult>
       x.log(`got ${outcome.signal}: forwarding it to the workers, SIGKILL after ${c.gracePeriod} s`);
       await group.stop(outcome.signal, c.gracePeriod * 1000);
       state.group = undefined;
+      if (askedToRequeue(group)) return requeued(`got ${outcome.signal}`);
       continue;
     }
     if (outcome.kind === 'store-lost') {
@@ -168,8 +197,14 @@ export async function runRestartLoop(context: LoopContext): Promise<AgentResult>
       state.group = undefined;
       return result(1, restartCount, undefined, `FAILED: lost the store: ${describeError(outcome.error)}`);
     }
-    if (outcome.kind === 'stale' || outcome.kind === 'scale-up') {
-      x.log(outcome.kind === 'stale' ? 'the rendezvous moved on (a node left or restarted): restarting the workers in a new round' : `${outcome.waiting} node(s) waiting to join: restarting the workers in a larger round`);
+    if (outcome.kind === 'stale' || outcome.kind === 'scale-up' || outcome.kind === 'lapsed') {
+      x.log(
+        outcome.kind === 'stale'
+          ? 'the rendezvous moved on (a node left or restarted): restarting the workers in a new round'
+          : outcome.kind === 'lapsed'
+            ? `the store was unreachable for ${Math.round(outcome.forMs / 1000)} s, past the keep-alive window (${describeError(outcome.error)}): this node's place in the round has lapsed; stopping the workers and joining again as a new node once the store answers`
+            : `${outcome.waiting} node(s) waiting to join: restarting the workers in a larger round`,
+      );
       await group.stop('SIGTERM', c.gracePeriod * 1000);
       state.group = undefined;
       continue;
@@ -177,6 +212,14 @@ export async function runRestartLoop(context: LoopContext): Promise<AgentResult>
 
     // A worker failed.
     const w = outcome.worker;
+    if (w.exit?.code === REQUEUE_EXIT_CODE) {
+      // Preempted by a signal that reached the worker, not this agent (a scheduler signalling every process of
+      // the job): the trainer's ranks stop after the same step, so the others are on their way out with 75 too.
+      x.log(`rank ${w.rank} exited with ${REQUEUE_EXIT_CODE} (preempted, asks to be requeued): stopping the other workers, SIGKILL after ${c.gracePeriod} s`);
+      await group.stop('SIGTERM', c.gracePeriod * 1000);
+      state.group = undefined;
+      return requeued(`rank ${w.rank} was preempted`);
+    }
     const secrets = [x.store.token, ...secretValues(x.env)];
     // Recorded at once, so that a recovery is timed from the failure, not from the end of the group's stop.
     const failedWith = outcome.reason === 'hang' ? undefined : readErrorFile(w.errorFile);
@@ -226,4 +269,9 @@ export async function runRestartLoop(context: LoopContext): Promise<AgentResult>
     x.log(`restart ${count} of ${c.maxRestarts}`);
     x.monitor.record({ type: 'restart', restartCount: count, maxRestarts: c.maxRestarts });
   }
+}
+
+/** Every local worker ended with the requeue code (a worker SIGKILLed mid-checkpoint means the job did not finish cleanly). */
+function askedToRequeue(group: WorkerGroup): boolean {
+  return group.workers.length > 0 && group.workers.every((w) => w.exit?.code === REQUEUE_EXIT_CODE);
 }

@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import { EH_ENV } from '../env/index.js';
 import { isWorkerMessage } from './ipc-protocol.js';
 import { launchCommand } from './launch-command.js';
+import { pythonCommand, type PythonJob } from './python/python-worker.js';
 
 interface Standby {
   child: ChildProcess;
@@ -22,6 +23,8 @@ export interface StandbyPoolOptions {
   nodeArgs?: string[];
   cwd: string;
   env: NodeJS.ProcessEnv;
+  /** A Python job: standbys are interpreters started through the Python bootstrap. */
+  python?: PythonJob;
   /** Told once when standbys die before they are ready (e.g. a --preload module fails to load). */
   warn?: (line: string) => void;
 }
@@ -30,12 +33,14 @@ export class StandbyPool {
   private readonly pool: Standby[] = [];
   private closed = false;
   private warned = false;
+  /** A standby died before it was ready: more would die the same way, so replacements start cold. */
+  private broken = false;
 
   constructor(private readonly options: StandbyPoolOptions) {}
 
   /** Start standbys until the pool holds `size` of them. */
   fill(): void {
-    while (!this.closed && this.pool.length < this.options.size) this.pool.push(this.spawnOne());
+    while (!this.closed && !this.broken && this.pool.length < this.options.size) this.pool.push(this.spawnOne());
   }
 
   get readyCount(): number {
@@ -67,7 +72,8 @@ export class StandbyPool {
   }
 
   private spawnOne(): Standby {
-    const cmd = launchCommand(this.options.script, [], { noNode: false, standby: true, nodeArgs: this.options.nodeArgs });
+    const py = this.options.python;
+    const cmd = py !== undefined ? pythonCommand(py, true) : launchCommand(this.options.script, [], { noNode: false, standby: true, nodeArgs: this.options.nodeArgs });
     const child = spawn(cmd.file, cmd.args, {
       cwd: this.options.cwd,
       env: {
@@ -77,7 +83,9 @@ export class StandbyPool {
         [EH_ENV.AGENT_IPC]: '1',
       },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      serialization: 'advanced',
+      // A Python standby speaks JSON lines and leads its own process group (see python/eh_bootstrap.py).
+      serialization: py !== undefined ? 'json' : 'advanced',
+      detached: py !== undefined,
     });
     let tail = '';
     const s: Standby = { child, ready: false, discard: (chunk: Buffer) => void (tail = (tail + chunk.toString()).slice(-2000)) };
@@ -91,6 +99,7 @@ export class StandbyPool {
       if (i >= 0) this.pool.splice(i, 1);
       if (!s.ready && !this.closed && !this.warned && signal !== 'SIGKILL') {
         this.warned = true;
+        this.broken = true;
         this.options.warn?.(`a standby worker exited before it was ready (${signal ?? `exit code ${String(code)}`}); replacements will start cold. Its output:\n${tail.trim()}`);
       }
     });

@@ -17,6 +17,7 @@ import { installErrorHandler, writeErrorFile } from './error-file.js';
 import { startHeartbeat } from './heartbeat.js';
 import { isAgentMessage, type AgentMessage, type WorkerMessage } from './ipc-protocol.js';
 import { resolveModuleUrl } from './resolve-module.js';
+import { withSyntaxLocation } from './syntax-location.js';
 
 const STARTED_HOOK = Symbol.for('elastic-harness.worker-started');
 const HOLD = Symbol.for('elastic-harness.hold-channel');
@@ -97,7 +98,9 @@ async function runScript(script: string): Promise<void> {
   try {
     await import(entry);
     holdChannel(false);
-  } catch (err) {
+  } catch (caught) {
+    // Say where a syntax error is, as Node itself would (FILE:LINE:COL and the line with a caret).
+    const err = caught instanceof SyntaxError ? withSyntaxLocation(caught, path) : caught;
     if (!started || (firstPass && isStartupError(err, true))) {
       const e = err instanceof Error ? err : new Error(String(err));
       send({ eh: 'startup-error', message: e.message, stack: e.stack });

@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { launchCommand } from './launch-command.js';
 import type { MemoryHolder } from './memory-holder.js';
+import { pythonCommand, type PythonJob } from './python/python-worker.js';
 import type { StandbyPool } from './standby-pool.js';
 import { WorkerProcess, type OutputOptions } from './worker-process.js';
 
@@ -21,6 +22,8 @@ export interface GroupSpec {
   noNode: boolean;
   cwd: string;
   nodeArgs?: string[];
+  /** A Python job: workers are interpreters the agent owns directly, through the Python bootstrap. */
+  python?: PythonJob;
   /** Directory of this attempt; each worker logs under `<attemptDir>/<rank>/`. */
   attemptDir: string;
   /** Per local rank: which streams go to the console. */
@@ -41,17 +44,25 @@ export class WorkerGroup {
       const dir = join(this.spec.attemptDir, String(l.rank));
       const errorFile = join(dir, 'error.json');
       const env: Record<string, string> = { ...l.env, TORCHELASTIC_ERROR_FILE: errorFile };
-      const taken = this.spec.noNode ? undefined : this.standby?.take();
+      const py = this.spec.python;
+      const taken = this.spec.noNode && py === undefined ? undefined : this.standby?.take();
       let w: WorkerProcess;
       if (taken !== undefined) {
         w = new WorkerProcess(taken, l.rank, l.localRank, dir, errorFile, this.spec.output(l.localRank));
-        w.send({ eh: 'start', script: this.spec.script, args: this.spec.scriptArgs, env, cwd: this.spec.cwd });
+        w.fromStandby = true;
+        w.send({ eh: 'start', script: py?.script ?? this.spec.script, args: py?.args ?? this.spec.scriptArgs, env, cwd: this.spec.cwd });
+      } else if (py !== undefined) {
+        const cmd = pythonCommand(py, false);
+        const child = spawn(cmd.file, cmd.args, { cwd: this.spec.cwd, env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], serialization: 'json', detached: true });
+        w = new WorkerProcess(child, l.rank, l.localRank, dir, errorFile, this.spec.output(l.localRank));
       } else {
         const cmd = launchCommand(this.spec.script, this.spec.scriptArgs, { noNode: this.spec.noNode, nodeArgs: this.spec.nodeArgs });
         // 'advanced' serialization: agent-held memory carries bytes over IPC without JSON's blow-up.
         const child = spawn(cmd.file, cmd.args, { cwd: this.spec.cwd, env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], serialization: 'advanced' });
         w = new WorkerProcess(child, l.rank, l.localRank, dir, errorFile, this.spec.output(l.localRank));
       }
+      // A Python worker leads its own process group: signals and SIGKILL go to the whole group.
+      if (py !== undefined) w.ownGroup = true;
       const memory = this.memory;
       if (memory !== undefined) w.onMessage((wp, m) => {
         if (m.eh === 'mem') memory.serve(wp, m);

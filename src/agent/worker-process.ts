@@ -34,6 +34,10 @@ export class WorkerProcess {
   exit: WorkerExit | undefined;
   /** The real process of a non-Node worker (run through the shim), killed as a group. */
   childPid: number | undefined;
+  /** The child leads its own process group (a Python worker, owned directly): every signal goes to the group. */
+  ownGroup = false;
+  /** Taken from the standby pool rather than spawned. */
+  fromStandby = false;
   readonly stderrTail: string[] = [];
   readonly exited: Promise<WorkerExit>;
   readonly startedAt = Date.now();
@@ -122,6 +126,14 @@ export class WorkerProcess {
   /** Signal the worker (and, for a non-Node worker, its real process group). */
   kill(signal: NodeJS.Signals): void {
     if (this.exit !== undefined) return;
+    if (this.ownGroup && this.child.pid !== undefined) {
+      try {
+        process.kill(-this.child.pid, signal);
+        return;
+      } catch {
+        // not a group leader (yet): signal the process alone
+      }
+    }
     try {
       this.child.kill(signal);
     } catch {

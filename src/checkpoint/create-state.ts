@@ -2,18 +2,7 @@ import { CheckpointValidationError } from '../errors/index.js';
 import { CheckpointState } from './state.js';
 import type { StateDict, StateValue } from './state-dict.js';
 import { isTensor } from './tensor.js';
-import {
-  isLayersModel,
-  isTfOptimizer,
-  isTfVariable,
-  loadTfModel,
-  loadTfOptimizer,
-  loadTfVariables,
-  tfModelStateDict,
-  tfOptimizerStateDict,
-  tfVariablesStateDict,
-  type Tf,
-} from './tfjs-adapter.js';
+import { stateAdapterFor } from './state-adapters.js';
 
 /** Anything with a state: stateDict()/loadStateDict() objects, plain state dicts, tfjs models, variables, optimizers. */
 export interface Stateful {
@@ -32,49 +21,44 @@ function isStateful(x: unknown): x is Stateful {
  */
 export const WRAPPED_MODEL: unique symbol = Symbol.for('elastic-harness.checkpoint.wrappedModel');
 
-/**
- * The tfjs part's DataParallel, recognised by its shape (this part must not import TensorFlow.js): the variables it
- * trains, an optimizer, and its step functions. Its model state is that of its variables.
- */
-function isDataParallel(x: unknown): x is { variables: readonly unknown[] } {
-  const d = x as { variables?: unknown; optimizer?: unknown; step?: unknown; broadcastInitialWeights?: unknown } | null;
-  return d !== null && typeof d === 'object' && Array.isArray(d.variables) && isTfOptimizer(d.optimizer) && typeof d.step === 'function' && typeof d.broadcastInitialWeights === 'function';
-}
-
-/** The model inside a wrapper (DataParallel, or anything naming it under WRAPPED_MODEL), as the reference unwraps DDP. */
+/** The model inside a wrapper (the tfjs DataParallel, or anything naming it under WRAPPED_MODEL), as the reference unwraps DDP. */
 export function unwrapModel(model: unknown): unknown {
   let m = model;
-  for (let depth = 0; depth < 8; depth++) {
-    if (m !== null && typeof m === 'object' && WRAPPED_MODEL in m) m = (m as { [WRAPPED_MODEL]: unknown })[WRAPPED_MODEL];
-    else if (isDataParallel(m)) m = [...m.variables];
-    else break;
-  }
+  for (let depth = 0; depth < 8 && m !== null && typeof m === 'object' && WRAPPED_MODEL in m; depth++) m = (m as { [WRAPPED_MODEL]: unknown })[WRAPPED_MODEL];
   return m;
 }
 
-function isVariableList(x: unknown): x is Parameters<typeof tfVariablesStateDict>[0] {
-  return Array.isArray(x) && x.length > 0 && x.every(isTfVariable);
+/** A plain state dict is a plain object (or a list) of data; a class instance without stateDict() is a framework object no adapter took. */
+function isPlainObject(x: object): boolean {
+  const proto: unknown = Object.getPrototypeOf(x);
+  return proto === Object.prototype || proto === null;
+}
+
+function noAdapter(what: string): CheckpointValidationError {
+  return new CheckpointValidationError(`Cannot take or restore the state of ${what}: it is neither a state dict nor an object with stateDict()/loadStateDict(), and no framework adapter recognises it`, {
+    invalidKeys: [what],
+    suggestions: ["For a TensorFlow.js model, variable list or optimizer, import 'elastic-harness/tfjs' once (it registers the TensorFlow.js adapter)."],
+  });
 }
 
 async function stateOf(x: unknown, what: string): Promise<StateDict> {
   if (x === undefined || x === null) return {};
-  if (isLayersModel(x)) return tfModelStateDict(x);
-  if (isTfOptimizer(x)) return tfOptimizerStateDict(x);
-  if (isVariableList(x)) return tfVariablesStateDict(x);
+  const adapter = stateAdapterFor(x);
+  if (adapter !== undefined) return adapter.stateDict(x);
   if (isStateful(x)) return x.stateDict();
-  if (typeof x === 'object' && !Array.isArray(x)) return x as StateDict;
-  throw new CheckpointValidationError(`Cannot take the state of ${what}: pass a tfjs model, optimizer or variable list, an object with stateDict(), or a state dict`, { invalidKeys: [what] });
+  if (typeof x === 'object' && !Array.isArray(x) && isPlainObject(x)) return x as StateDict;
+  throw noAdapter(what);
 }
 
 export interface CreateCheckpointStateOptions {
   step: number;
   epoch?: number;
   /**
-   * A tfjs LayersModel, a tf.Variable[], a stateDict()/loadStateDict() object, or a plain state dict; a wrapper
+   * A tfjs LayersModel or tf.Variable[] (with elastic-harness/tfjs imported), a stateDict()/loadStateDict() object, or a plain state dict; a wrapper
    * (a tfjs DataParallel, or one naming its model under WRAPPED_MODEL) is unwrapped, as the reference does for DDP.
    */
   model?: unknown;
-  /** A tfjs optimizer (every slot), a stateDict() object, or a plain state dict. */
+  /** A tfjs optimizer (every slot; with elastic-harness/tfjs imported), a stateDict() object, or a plain state dict. */
   optimizer?: unknown;
   lrScheduler?: unknown;
   datasetState?: StateDict;
@@ -120,18 +104,17 @@ function loadPlain(target: StateDict, saved: StateDict, strict: boolean, what: s
   }
 }
 
-async function loadInto(target: unknown, saved: StateDict | null, strict: boolean, what: string, tf?: Tf): Promise<void> {
+async function loadInto(target: unknown, saved: StateDict | null, strict: boolean, what: string, tf: unknown): Promise<void> {
   if (target === undefined || target === null) return;
   if (saved === null) {
     if (strict) throw new CheckpointValidationError(`The checkpoint holds no ${what} state`, { missingKeys: [what] });
     return;
   }
-  if (isLayersModel(target)) return loadTfModel(target, saved, strict, tf);
-  if (isTfOptimizer(target)) return loadTfOptimizer(target, saved, strict, tf);
-  if (isVariableList(target)) return loadTfVariables(target, saved, strict, tf);
+  const adapter = stateAdapterFor(target);
+  if (adapter !== undefined) return adapter.loadStateDict(target, saved, strict, tf);
   if (isStateful(target)) return target.loadStateDict(saved);
-  if (typeof target === 'object' && !Array.isArray(target)) return loadPlain(target as StateDict, saved, strict, what);
-  throw new CheckpointValidationError(`Cannot load ${what} state into a ${typeof target}`, { invalidKeys: [what] });
+  if (typeof target === 'object' && !Array.isArray(target) && isPlainObject(target)) return loadPlain(target as StateDict, saved, strict, what);
+  throw noAdapter(what);
 }
 
 export interface LoadCheckpointToModelOptions {
@@ -140,8 +123,8 @@ export interface LoadCheckpointToModelOptions {
   lrScheduler?: unknown;
   /** Every saved key must match a target key and back (default true). */
   strict?: boolean;
-  /** The tfjs runtime to create tensors with (default the installed @tensorflow/tfjs). */
-  tf?: Tf;
+  /** The framework module to create tensors with, for its adapter (the tfjs one defaults to the installed @tensorflow/tfjs). */
+  tf?: unknown;
 }
 
 /** Restores a checkpoint into the training components (the model, then the optimizer, then the scheduler). */

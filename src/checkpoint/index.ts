@@ -24,6 +24,7 @@ export { writerFunction, type WriterFunction } from './writer-function.js';
 export { StagingPool } from './staging.js';
 export { saveStateDict, loadStateDict } from './files.js';
 export { checkpointName, stepOfName, sortByStep } from './names.js';
+export { registerStateAdapter, stateAdapterFor, type StateAdapter } from './state-adapters.js';
 export { createCheckpointState, loadCheckpointToModel, unwrapModel, WRAPPED_MODEL, type CreateCheckpointStateOptions, type LoadCheckpointToModelOptions, type Stateful } from './create-state.js';
 export { FORMAT_NAME, FORMAT_VERSION, MANIFEST_FILE, COMMIT_FILE, type Manifest } from './manifest.js';
 // The format's building blocks, for tiers written elsewhere (an agent-held or peer-replicated MEMORY tier):

@@ -30,7 +30,8 @@ interface RunOpts {
   redirects?: string;
   role?: string;
   node: boolean;
-  python: boolean;
+  /** `--python PATH` (a string), `--no-python` (false), or neither (undefined). */
+  python?: string | false;
   preload?: string;
   standbyWorkers?: string;
   retryStartupFailures?: boolean;
@@ -85,7 +86,8 @@ export function configFromOptions(o: RunOpts, fromFile?: ElasticSection): Elasti
     tee: o.tee,
     redirects: o.redirects,
     role: o.role,
-    noNode: !o.node || !o.python ? true : undefined,
+    noNode: !o.node || o.python === false ? true : undefined,
+    python: typeof o.python === 'string' ? o.python : undefined,
     preload: o.preload === undefined ? undefined : o.preload.split(',').map((s) => s.trim()).filter((s) => s !== ''),
     standbyWorkers: o.standbyWorkers === undefined ? undefined : num(o.standbyWorkers, '--standby-workers', true),
     retryStartupFailures: o.retryStartupFailures,
@@ -128,7 +130,7 @@ export function buildRunCommand(): Command {
   const cmd = new RunCommand('run');
   cmd
     .description('launch SCRIPT on --nproc-per-node workers per node, elastic and fault tolerant (torchrun\'s counterpart)')
-    .argument('<script>', 'a .js/.mjs/.ts training script (run with Node), or any executable (e.g. a Python script)')
+    .argument('<script>', 'a .js/.mjs/.ts training script (run with Node), a .py script (run with --python), or any executable')
     .argument('[args...]', 'arguments for the script')
     .option('--config <file>', 'a training config file (YAML or JSON), checked as `eh config validate` does: its elastic section sets the options below; flags given override it')
     .option('--nnodes <N|MIN:MAX>', `number of nodes, or the elastic range MIN:MAX (default: ${D.min_nodes})`)
@@ -149,9 +151,10 @@ export function buildRunCommand(): Command {
     .option('-r, --redirects <0-3|r:n,...>', 'keep these streams out of the console (files only): 1 stdout, 2 stderr, 3 both')
     .option('--role <name>', `worker role name (ROLE_NAME) (default: ${L.role})`)
     .option('--no-node', 'run SCRIPT as an executable, not with Node')
+    .option('--python <path>', 'the interpreter of a .py script (default: /usr/bin/python3)')
     .addOption(new Option('--no-python', 'torchrun\'s spelling of --no-node').hideHelp())
-    .option('--preload <mods>', 'comma-separated modules that standby workers import in advance (e.g. @tensorflow/tfjs)')
-    .option('--standby-workers <n>', 'pre-started standby Node processes kept for fast replacement (default: --nproc-per-node)')
+    .option('--preload <mods>', 'comma-separated modules that standby workers import in advance (e.g. @tensorflow/tfjs; for a .py script e.g. torch,torch.distributed, the default when it imports torch)')
+    .option('--standby-workers <n>', 'pre-started standby Node or Python processes kept for fast replacement (default: --nproc-per-node)')
     .option('--retry-startup-failures', 'restart workers that fail before they started (bad path, syntax error) instead of failing at once')
     .option('--local-addr <addr>', 'this node\'s address as other nodes reach it')
     .option('--memory-limit <MiB>', `bytes workers may keep in the agent's memory (agentMemory), in MiB (default: ${L.memory_limit_mb})`)

@@ -1,14 +1,13 @@
-import { createHash } from 'node:crypto';
 import { unlinkSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
-import path from 'node:path';
 import { hostIdFrom } from '../env/index.js';
 import { ConfigurationError, DistributedSetupError, describeError } from '../errors/index.js';
 import { HELLO_BYTES, ackMac, checkHello, encodeHello, macEquals, MAC_BYTES } from './auth.js';
 import { PeerLink } from './peer-link.js';
 import { ProcessGroup, type ProcessGroupOptions } from './process-group.js';
 import { SharedSegments, sharedMemoryCapable } from './shm/segments.js';
+import { socketPathFor, sweepStaleSockets } from './socket-files.js';
 import { Kind, encodeHeader, type Header } from './wire.js';
 
 /** The part of the Store interface (src/rendezvous) the address exchange needs. */
@@ -135,10 +134,8 @@ export async function createProcessGroup(o: MeshOptions): Promise<ProcessGroup> 
   try {
     await listen(tcpServer, { host: o.bindHost ?? '0.0.0.0', port: 0 });
     if (transport !== 'tcp') {
-      const id = createHash('sha256').update(`${groupId}|${String(process.pid)}`).digest('hex').slice(0, 16);
-      const name = `eh-c-${id}-${String(rank)}.sock`;
-      // sun_path holds 107 bytes; a long TMPDIR falls back to /tmp.
-      unixPath = path.join(os.tmpdir(), name).length <= 100 ? path.join(os.tmpdir(), name) : path.join('/tmp', name);
+      sweepStaleSockets();
+      unixPath = socketPathFor(groupId, rank);
       try {
         unlinkSync(unixPath);
       } catch {

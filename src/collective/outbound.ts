@@ -2,7 +2,9 @@ import type net from 'node:net';
 
 export type ControlMessage =
   | { t: 'abort'; kind: 'peer-lost' | 'timeout' | 'mismatch' | 'aborted'; message: string; lostRank?: number; waitingFor?: number[] }
-  | { t: 'bye' };
+  | { t: 'bye' }
+  /** "Still here": sent on idle cross-host links, so that a peer cut off without a reset is noticed. */
+  | { t: 'hb' };
 
 /** Control frames travel against the data direction: [u32 length][JSON]. They are rare and tiny. */
 export function encodeControl(msg: ControlMessage): Buffer {

@@ -26,6 +26,10 @@ export class PeerLink {
   private readonly early: LinkEvent[] = [];
   private readonly decoder = new ControlDecoder();
   private closing = false;
+  /** When a control frame (a heartbeat or any other) last came from the peer. */
+  lastHeard = Date.now();
+  /** Whether anything has come on the control stream yet: a peer is only judged silent once it has spoken. */
+  heard = false;
 
   constructor(readonly peer: number) {
     this.inbound = new InboundChannel(peer, {
@@ -38,6 +42,7 @@ export class PeerLink {
   attachIn(socket: net.Socket): void {
     this.inSocket = socket;
     this.inbound.attach(socket);
+    keepAlive(socket);
     socket.on('error', () => undefined);
     socket.on('close', () => this.emit({ k: 'closed', which: 'data' }));
   }
@@ -45,13 +50,21 @@ export class PeerLink {
   /** The socket the peer connected, after its hello; `rest` is anything read past the hello. */
   attachOut(socket: net.Socket, rest: Buffer): void {
     this.outbound = new OutboundChannel(this.peer, socket);
+    keepAlive(socket);
     socket.on('error', () => undefined);
     socket.on('data', (chunk: Buffer) => this.onControlBytes(chunk));
     socket.on('close', () => this.emit({ k: 'closed', which: 'control' }));
     if (rest.length > 0) this.onControlBytes(rest);
   }
 
+  /** A TCP link (another host); a Unix socket has no remote address. */
+  get crossHost(): boolean {
+    return this.inSocket?.remoteAddress !== undefined;
+  }
+
   private onControlBytes(chunk: Buffer): void {
+    this.lastHeard = Date.now();
+    this.heard = true;
     let msgs: ControlMessage[];
     try {
       msgs = this.decoder.push(chunk);
@@ -117,4 +130,13 @@ export class PeerLink {
       ),
     );
   }
+}
+
+/**
+ * Kernel keep-alive probes on a TCP link, so that an idle connection to a vanished host dies even while
+ * no collective runs. Node sets only the idle delay (libuv picks the probe interval and count), so this
+ * is a backstop: the group's heartbeat (ProcessGroup) is what bounds the detection of a silent peer.
+ */
+function keepAlive(socket: net.Socket): void {
+  if (socket.remoteAddress !== undefined) socket.setKeepAlive(true, 1000);
 }

@@ -27,6 +27,14 @@ export interface ProcessGroupOptions {
    * by window, so /dev/shm use stays bounded whatever the model size. Must be the same on every rank.
    */
   sharedMemoryWindowBytes?: number;
+  /**
+   * A peer on another host (a TCP link) that has sent nothing, not even a heartbeat, for this long
+   * while a collective waits for its data is lost: PeerLostError naming it (default 5 000 ms). A cut
+   * link sends no reset, so without this a silent peer is only found at the collective's timeout.
+   * Heartbeats come from the peer's event loop: keep this above the longest a worker blocks it
+   * (a long synchronous step). Same-host peers (Unix sockets) are found by their sockets' close.
+   */
+  peerTimeoutMs?: number;
 }
 
 export interface CallOptions {
@@ -43,6 +51,9 @@ export const DEFAULT_TIMEOUT_MS = 300_000;
 export const DEFAULT_CHUNK_BYTES = 512 << 10;
 export const DEFAULT_SMALL_BYTES = 64 << 10;
 export const DEFAULT_SHM_WINDOW_BYTES = 64 << 20;
+export const DEFAULT_PEER_TIMEOUT_MS = 5_000;
+/** Heartbeats per peer timeout: a few, so that one late beat is no death. */
+const BEATS_PER_TIMEOUT = 4;
 
 /**
  * One user call: one or more ops run back to back (a call may first have to grow the shared
@@ -76,6 +87,8 @@ export class ProcessGroup implements OpHost {
   private readonly byeFrom: boolean[];
   private readonly dataClosed: boolean[];
   private onClose: (() => Promise<void>) | undefined;
+  readonly peerTimeoutMs: number;
+  private heartbeat: NodeJS.Timeout | undefined;
 
   constructor(
     readonly rank: number,
@@ -93,6 +106,7 @@ export class ProcessGroup implements OpHost {
     this.byeFrom = new Array<boolean>(worldSize).fill(false);
     this.dataClosed = new Array<boolean>(worldSize).fill(false);
     this.onClose = onClose;
+    this.peerTimeoutMs = checkPositive(options.peerTimeoutMs ?? DEFAULT_PEER_TIMEOUT_MS, 'peerTimeoutMs');
     for (const link of links) {
       if (link === undefined) continue;
       const p = link.peer;
@@ -103,6 +117,42 @@ export class ProcessGroup implements OpHost {
         protocolError: (message) => this.fail(new CollectiveAbortedError(`protocol error on the stream from rank ${String(p)} to rank ${String(this.rank)}: ${message}`)),
       });
     }
+    this.startHeartbeat();
+  }
+
+  /**
+   * Beat on every cross-host link, and break the group when a peer the current collective waits for
+   * has been silent for peerTimeoutMs. A tick that comes late means this process's own event loop was
+   * blocked: the peer's beats may sit unread in the socket, so that tick judges nobody.
+   */
+  private startHeartbeat(): void {
+    const far = this.links.filter((l): l is PeerLink => l !== undefined && l.crossHost);
+    if (far.length === 0) return;
+    const every = Math.max(50, Math.floor(this.peerTimeoutMs / BEATS_PER_TIMEOUT));
+    const beat = encodeControl({ t: 'hb' });
+    let lastTick = Date.now();
+    // The first beat at once: a peer is judged only once it has been heard, and one cut off right
+    // after set-up must be heard before that.
+    for (const l of far) l.sendControl(beat);
+    this.heartbeat = setInterval(() => {
+      const now = Date.now();
+      const late = now - lastTick > 2 * every;
+      lastTick = now;
+      for (const l of far) l.sendControl(beat);
+      const op = this.current;
+      if (late || op === null) return;
+      for (const p of op.peersToHear()) {
+        const l = this.links[p];
+        // A peer that never beat may still be setting up its group (connecting to a third rank).
+        if (l === undefined || !l.crossHost || !l.heard) continue;
+        const silent = now - l.lastHeard;
+        if (silent > this.peerTimeoutMs) {
+          this.peerLost(p, `nothing came from it for ${String(silent)} ms, not even a heartbeat (peerTimeoutMs ${String(this.peerTimeoutMs)})`);
+          return;
+        }
+      }
+    }, every);
+    this.heartbeat.unref();
   }
 
   /** A group of one: every collective is the identity (avg divides by 1). */
@@ -489,6 +539,7 @@ export class ProcessGroup implements OpHost {
     if (process.env.EH_COLLECTIVE_DEBUG && this.current !== null) process.stderr.write(`[rank ${String(this.rank)}] break during ${this.current.label}: expected=${JSON.stringify(this.current.expected)} unsent=${JSON.stringify(this.current.unsent)}: ${err.problem}\n${this.links.map((l) => l?.inbound.debugState() ?? '').join('\n')}\n`);
     this.failure = err;
     clearTimeout(this.timer);
+    clearInterval(this.heartbeat);
     this.current?.fail(err);
     for (const q of this.queue.splice(0)) q.reject(err);
     for (const link of this.links) if (link !== undefined) link.inbound.kill();
@@ -499,6 +550,7 @@ export class ProcessGroup implements OpHost {
   }
 
   private onControl(peer: number, msg: ControlMessage): void {
+    if (msg.t === 'hb') return;
     if (msg.t === 'bye') {
       this.byeFrom[peer] = true;
       this.checkDeparted();

@@ -1,8 +1,9 @@
 import { getWorldInfo, hostIdFrom, requireStoreEnv, type WorldInfo } from '../env/index.js';
 import { ConfigurationError, DistributedSetupError, describeError } from '../errors/index.js';
-import { connectStoreFromEnv, type Store } from '../rendezvous/index.js';
+import { connectStoreFromEnv, type Store, type TcpStoreServer } from '../rendezvous/index.js';
 import type { CollectiveArray, ReduceOp, ReducibleArray } from './dtypes.js';
 import { createProcessGroup, type Transport } from './mesh.js';
+import { openInitStore } from './setup-store.js';
 import { ProcessGroup, type AllGatherOptions, type CallOptions, type ProcessGroupOptions } from './process-group.js';
 
 /** The reference's names: `gloo` is this CPU engine (the same as `tcp`); `nccl` is refused with what to use. */
@@ -26,6 +27,8 @@ export interface SetupOptions extends ProcessGroupOptions {
 let world: WorldInfo | undefined;
 let group: ProcessGroup | undefined;
 let ownedStore: Store | undefined;
+/** The store of initMethod tcp:// that rank 0 hosts. */
+let hostedStore: TcpStoreServer | undefined;
 
 /**
  * Join the job's process group: read the environment, connect to the agent's store (EH_STORE_* and
@@ -50,9 +53,10 @@ export async function setupDistributedEnvironment(options: SetupOptions = {}): P
     throw new ConfigurationError(`initMethod ${JSON.stringify(init)} is not supported`, { configKey: 'initMethod', suggestions: ["Use 'env://' (the default: the store `eh run` gives) or 'tcp://HOST:PORT' (a TCP store you run; EH_TOKEN must hold its token)."] });
   }
   if (group !== undefined) throw new DistributedSetupError('setupDistributedEnvironment() was already called in this process', { suggestions: ['Call cleanupDistributed() first to join a new group.'] });
-  const baseEnv = options.env ?? process.env;
-  // tcp://HOST:PORT names the store; everything else still comes from the environment.
-  const env: NodeJS.ProcessEnv = tcpInit === null ? baseEnv : { ...baseEnv, EH_STORE_BACKEND: 'tcp', EH_STORE_ENDPOINT: tcpInit[1] };
+  if (tcpInit !== null && options.store !== undefined) {
+    throw new ConfigurationError(`initMethod ${JSON.stringify(init)} and a store given in code name two stores`, { configKey: 'initMethod', suggestions: ['Pass either the store or initMethod, not both.'] });
+  }
+  const env = options.env ?? process.env;
   const info = getWorldInfo(env);
   const timeoutMs = options.timeoutMs ?? 300_000;
   if (info.worldSize === 1) {
@@ -60,8 +64,14 @@ export async function setupDistributedEnvironment(options: SetupOptions = {}): P
     group = ProcessGroup.single({ ...options, timeoutMs });
     return info;
   }
-  const storeEnv = requireStoreEnv(env, `A ${String(info.worldSize)}-rank world`, options.store === undefined);
   let store = options.store;
+  // tcp://HOST:PORT names the store (rank 0 hosts it); everything else still comes from the environment.
+  if (tcpInit !== null) {
+    const opened = await openInitStore(tcpInit[1], info.rank, env, timeoutMs);
+    store = ownedStore = opened.store;
+    hostedStore = opened.server;
+  }
+  const storeEnv = requireStoreEnv(env, `A ${String(info.worldSize)}-rank world`, store === undefined);
   if (store === undefined) {
     try {
       store = await connectStoreFromEnv({ env, timeoutMs });
@@ -86,6 +96,7 @@ export async function setupDistributedEnvironment(options: SetupOptions = {}): P
       hostId: storeEnv.hostId ?? hostIdFrom(env),
       transport,
       setupTimeoutMs: timeoutMs,
+      peerTimeoutMs: options.peerTimeoutMs ?? peerTimeoutFromEnv(env),
       // A job on one host is reached over loopback only; one that spans hosts listens on every interface.
       ...(info.localWorldSize === info.worldSize && !env.EH_COLLECTIVE_ADDR ? { bindHost: '127.0.0.1', advertiseHost: '127.0.0.1' } : {}),
     });
@@ -97,10 +108,22 @@ export async function setupDistributedEnvironment(options: SetupOptions = {}): P
   return info;
 }
 
+/** EH_COLLECTIVE_PEER_TIMEOUT_MS: the cross-host silence that counts as a lost peer (ProcessGroupOptions.peerTimeoutMs). */
+function peerTimeoutFromEnv(env: NodeJS.ProcessEnv): number | undefined {
+  const raw = env.EH_COLLECTIVE_PEER_TIMEOUT_MS;
+  if (raw === undefined || raw === '') return undefined;
+  const ms = Number(raw);
+  if (!Number.isFinite(ms) || ms <= 0) throw new ConfigurationError(`EH_COLLECTIVE_PEER_TIMEOUT_MS must be a positive number of milliseconds, got ${JSON.stringify(raw)}`, { configKey: 'EH_COLLECTIVE_PEER_TIMEOUT_MS' });
+  return ms;
+}
+
 async function closeOwnedStore(): Promise<void> {
   const s = ownedStore;
+  const hosted = hostedStore;
   ownedStore = undefined;
+  hostedStore = undefined;
   await s?.close().catch(() => undefined);
+  await hosted?.close().catch(() => undefined);
 }
 
 /** Leave the process group and close the store connection. Safe to call when not initialised. */

@@ -22,3 +22,13 @@ export function fold53(x: number): number {
 export function streamKey(seed: number, epoch: number, purpose: number): number {
   return mix32(fold53(seed) ^ mix32(fold53(epoch) + Math.imul(purpose + 1, 0x632be5ab)));
 }
+
+/**
+ * One seed for a sub-stream, from a run's seed and any integers naming the stream (a loader's index, an epoch,
+ * a purpose), so that nearby inputs give unrelated streams: `new SeededRng(deriveSeed(seed, epoch, 7))`.
+ */
+export function deriveSeed(seed: number, ...parts: number[]): number {
+  let h = fold53(seed);
+  for (const [i, p] of parts.entries()) h = streamKey(h, p, i);
+  return h;
+}

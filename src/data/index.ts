@@ -4,6 +4,7 @@
  */
 export { EpochPermutation, MAX_DATASET_SIZE } from './permutation.js';
 export { SeededRng, type RngState } from './rng.js';
+export { deriveSeed } from './hash.js';
 export { ElasticSampler, type ElasticSamplerOptions, type ElasticSamplerState } from './sampler.js';
 export { IndexBuilder, type IndexBuilderOptions } from './index-builder.js';
 export { TokenIndexFile, type TokenLocation } from './token-index-file.js';

@@ -6,3 +6,4 @@
 export * from './contract.js';
 export { getWorldInfo, readStoreEnv, requireStoreEnv, REQUIRED_WORLD_ENV, type WorldInfo, type StoreEnv } from './world.js';
 export { detectHostId, hostIdFrom } from './host-identity.js';
+export { REQUEUE_EXIT_CODE } from './exit-codes.js';

@@ -13,3 +13,10 @@ export class StoreTimeoutError extends DistributedSetupError {
     this.missingKeys = missingKeys;
   }
 }
+
+/**
+ * The store could not be reached, or stopped answering: a network outage, a frozen or restarting etcd,
+ * a lost connection to the agent hosting the TCP store. Transient by nature, so callers that can wait
+ * (the agent, for up to its keep-alive window and beyond) retry it, where a refusal or bad data is final.
+ */
+export class StoreUnavailableError extends DistributedSetupError {}

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Etcd3, type IOptions, type Lease, type Namespace, type Watcher } from 'etcd3';
 import { ConfigurationError, DistributedSetupError, ElasticTrainingError, describeError } from '../errors/index.js';
-import { StoreTimeoutError } from './errors.js';
+import { StoreTimeoutError, StoreUnavailableError } from './errors.js';
 import type { CompareAndSetResult, SetOptions, Store } from './store.js';
 import { checkToken, hashToken, tokensEqual } from './token.js';
 import { MAX_TIMER_MS, checkDelta, checkKey, checkKeys, checkTimeout, checkTtl, checkValue, parseCounter } from './validate.js';
@@ -65,7 +65,9 @@ export class EtcdStore implements Store {
       faultHandling: { watchBackoff: constantBackoff(Math.min(250, requestTimeoutMs)) },
       // HTTP/2 pings find a frozen or vanished etcd while a watch is open (no call deadline covers a
       // watch). etcd refuses pings more often than every 5 s (--grpc-keepalive-min-time).
-      grpcOptions: { 'grpc.keepalive_time_ms': 5_000, 'grpc.keepalive_timeout_ms': Math.min(5_000, requestTimeoutMs), 'grpc.keepalive_permit_without_calls': 0 },
+      grpcOptions: { 'grpc.keepalive_time_ms': 5_000, 'grpc.keepalive_timeout_ms': Math.min(5_000, requestTimeoutMs), 'grpc.keepalive_permit_without_calls': 0,
+        // After an outage, reconnect within a second or two of the network's return (grpc-js backs off to 120 s by default).
+        'grpc.initial_reconnect_backoff_ms': 250, 'grpc.max_reconnect_backoff_ms': 2_000 },
     };
     if (options.auth !== undefined) clientOptions.auth = options.auth;
     if (options.credentials !== undefined) clientOptions.credentials = options.credentials;
@@ -97,7 +99,7 @@ export class EtcdStore implements Store {
         const remaining = deadline - Date.now();
         if (remaining <= 0) {
           client.close();
-          throw new DistributedSetupError(`Could not reach etcd at ${endpoints.join(', ')} within ${timeoutMs} ms (${attempt} attempts; last error: ${describeError(err)})`, {
+          throw new StoreUnavailableError(`Could not reach etcd at ${endpoints.join(', ')} within ${timeoutMs} ms (${attempt} attempts; last error: ${describeError(err)})`, {
             cause: err,
             context: { endpoint: endpoints.join(',') },
             suggestions: ['Check that etcd runs and listens there (etcdctl --endpoints=... endpoint health), and the credentials if etcd has auth or TLS enabled.'],
@@ -321,8 +323,8 @@ export class EtcdStore implements Store {
     });
   }
 
-  private lost(op: string, why: string): DistributedSetupError {
-    return new DistributedSetupError(`etcd at ${this.endpoints.join(', ')} failed a ${op} call: ${why}`, {
+  private lost(op: string, why: string): StoreUnavailableError {
+    return new StoreUnavailableError(`etcd at ${this.endpoints.join(', ')} failed a ${op} call: ${why}`, {
       context: { endpoint: this.endpoints.join(',') },
       suggestions: ['Check that etcd is up and reachable (etcdctl --endpoints=... endpoint health); with a cluster of 3 or 5 members the store survives the loss of any one.'],
     });

@@ -6,7 +6,7 @@ import { formatEndpoint, parseEndpoint } from './endpoint.js';
 import type { StoreLogger } from './logger.js';
 import { PrefixStore } from './prefix-store.js';
 import type { CompareAndSetResult, SetOptions, Store } from './store.js';
-import { TcpStore } from './tcp-store.js';
+import { ReconnectingTcpStore } from './reconnecting-store.js';
 import { TcpStoreServer } from './tcp-store-server.js';
 
 export type StoreBackend = 'tcp' | 'etcd';
@@ -90,7 +90,8 @@ export async function createStore(options: CreateStoreOptions): Promise<StoreHan
       const endpoint = port === 0 ? formatEndpoint(host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host, server.port) : options.endpoint;
       return new Handle('tcp', endpoint, server.store, () => server.close(), server);
     }
-    const store = await TcpStore.connect({ endpoint: options.endpoint, token: options.token, timeoutMs: options.timeoutMs, requestTimeoutMs: options.requestTimeoutMs, signal: options.signal });
+    // Reconnects after a lost connection, so that a network outage is not the end of the client.
+    const store = await ReconnectingTcpStore.connect({ endpoint: options.endpoint, token: options.token, timeoutMs: options.timeoutMs, requestTimeoutMs: options.requestTimeoutMs, signal: options.signal });
     return new Handle('tcp', options.endpoint, store, () => store.close());
   }
   if (backend === 'etcd') {

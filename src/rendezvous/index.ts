@@ -3,7 +3,7 @@
  * store or etcd v3), and rendezvous rounds over it.
  */
 export type { Store, SetOptions, CompareAndSetResult } from './store.js';
-export { StoreTimeoutError } from './errors.js';
+export { StoreTimeoutError, StoreUnavailableError } from './errors.js';
 export { MemoryStore } from './memory-store.js';
 export { PrefixStore } from './prefix-store.js';
 export { TcpStoreServer, type TcpStoreServerOptions } from './tcp-store-server.js';

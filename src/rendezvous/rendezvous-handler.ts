@@ -367,7 +367,8 @@ export class RendezvousHandler {
   }
 
   private startKeepAlive(): Promise<void> {
-    this.keepAliveStarted ??= (async () => {
+    if (this.keepAliveStarted !== undefined) return this.keepAliveStarted;
+    const starting = (async () => {
       // Older incarnations of this node id are dead by definition: forget them now, not at their TTL.
       const mine = `${this.base}/alive/${encodeURIComponent(this.nodeId)}/`;
       for (const key of await this.store.keys(mine)) await this.store.delete(key);
@@ -387,7 +388,14 @@ export class RendezvousHandler {
       }, Math.min(this.params.keepAliveIntervalMs, MAX_TIMER_MS));
       this.keepAliveTimer.unref();
     })();
-    return this.keepAliveStarted;
+    // A start that failed (the store was unreachable) is tried again by the next nextRendezvous(),
+    // not remembered as failed for good.
+    this.keepAliveStarted = starting.catch((err: unknown) => {
+      if (this.keepAliveStarted === guarded) this.keepAliveStarted = undefined;
+      throw err;
+    });
+    const guarded = this.keepAliveStarted;
+    return guarded;
   }
 
   private async beat(): Promise<void> {

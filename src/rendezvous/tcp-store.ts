@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigurationError, DistributedSetupError, describeError } from '../errors/index.js';
-import { StoreTimeoutError } from './errors.js';
+import { StoreTimeoutError, StoreUnavailableError } from './errors.js';
 import { parseEndpoint } from './endpoint.js';
 import { FrameDecoder, encodeFrame } from './framing.js';
 import type { CompareAndSetResult, SetOptions, Store } from './store.js';
@@ -40,7 +40,7 @@ type RequestBody = StoreRequest extends infer R ? (R extends StoreRequest ? Omit
 export class TcpStore implements Store {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
-  private failure: DistributedSetupError | undefined;
+  private failure: StoreUnavailableError | undefined;
   private lastReceived = Date.now();
   private heartbeat: NodeJS.Timeout | undefined;
 
@@ -103,7 +103,7 @@ export class TcpStore implements Store {
       }
       const remaining = deadline - Date.now();
       if (remaining <= 0) {
-        throw new DistributedSetupError(`Could not connect to the store at ${endpoint} within ${timeoutMs} ms (${attempt} attempts; last error: ${lastError})`, {
+        throw new StoreUnavailableError(`Could not connect to the store at ${endpoint} within ${timeoutMs} ms (${attempt} attempts; last error: ${lastError})`, {
           context: { endpoint },
           suggestions: [`Check that the agent hosting the store is running and listens on ${endpoint} (--rdzv-endpoint), and that no firewall blocks it.`],
         });
@@ -193,7 +193,7 @@ export class TcpStore implements Store {
         p.timer = setTimeout(() => {
           this.pending.delete(id);
           if (this.pending.size === 0) this.socket.unref();
-          reject(new DistributedSetupError(`The store at ${this.endpoint} did not answer a ${body.op} request within ${timeoutMs} ms`, { context: { endpoint: this.endpoint } }));
+          reject(new StoreUnavailableError(`The store at ${this.endpoint} did not answer a ${body.op} request within ${timeoutMs} ms`, { context: { endpoint: this.endpoint } }));
         }, timeoutMs);
       }
       if (this.pending.size === 0) this.socket.ref();
@@ -239,7 +239,7 @@ export class TcpStore implements Store {
     if (this.failure !== undefined) return;
     if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
     this.heartbeat = undefined;
-    this.failure = new DistributedSetupError(message, {
+    this.failure = new StoreUnavailableError(message, {
       context: { endpoint: this.endpoint },
       suggestions: ['The agent hosting the TCP store has probably exited: the job must re-rendezvous (with etcd, the store survives any one node).'],
     });

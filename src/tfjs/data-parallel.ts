@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
+import { WRAPPED_MODEL } from '../checkpoint/index.js';
 import { ConfigurationError } from '../errors/index.js';
 
 /** A gradient paired with its variable's name, as optimizer.applyGradients takes them. */
@@ -109,6 +110,11 @@ export class DataParallel {
     const names = new Set(variables.map((v) => v.name));
     if (names.size !== variables.length) throw new ConfigurationError('DataParallel: variable names must be unique (they key the gradients)');
     this.group = defaultGroup(options.group);
+  }
+
+  /** What a checkpoint saves as this wrapper's model: its variables (as torch's DDP saves its `.module`). */
+  get [WRAPPED_MODEL](): tf.Variable[] {
+    return [...this.variables];
   }
 
   /** Whether the gradients are reduced in place in shared memory (known after the first step). */

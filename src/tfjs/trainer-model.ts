@@ -4,9 +4,10 @@
  * optimizer.applyGradients([{name, tensor}, ...]) in variable order.
  */
 import * as tf from '@tensorflow/tfjs';
-import { CheckpointState, createCheckpointState, loadCheckpointToModel, type StateDict, type Tensor } from '../checkpoint/index.js';
+import type { StateDict, Tensor } from '../checkpoint/index.js';
 import { ConfigurationError, ValidationError } from '../errors/index.js';
 import type { StepOutput, TrainerModel, TrainerOptimizer } from '../trainer/index.js';
+import { loadTfOptimizer, tfOptimizerStateDict } from './checkpoint-adapter.js';
 import { flattenTensors, unflattenTensors } from './data-parallel.js';
 
 interface LayersModelLike {
@@ -165,10 +166,10 @@ export class TfjsOptimizer implements TrainerOptimizer {
   }
 
   async stateDict(): Promise<StateDict> {
-    return (await createCheckpointState({ step: 0, optimizer: this.optimizer })).optimizerStateDict;
+    return tfOptimizerStateDict(this.optimizer);
   }
 
   async loadStateDict(state: StateDict): Promise<void> {
-    await loadCheckpointToModel(new CheckpointState({ step: 0, optimizerStateDict: state }), { optimizer: this.optimizer, tf });
+    await loadTfOptimizer(this.optimizer, state, true, tf);
   }
 }

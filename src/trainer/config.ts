@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { REQUEUE_EXIT_CODE } from '../env/index.js';
 import { ValidationError } from '../errors/index.js';
 import { AGGREGATION_STRATEGIES, EPOCH_LENGTH_POLICIES, SAMPLING_STRATEGIES } from './enums.js';
 import { checkFilenameTemplate } from './filename-template.js';
@@ -96,7 +97,7 @@ export const FaultToleranceConfigSchema = z.strictObject({
   preemptionSignal: z.string().regex(/^SIG[A-Z0-9]+$/, { error: 'a signal name such as SIGUSR1' }).default('SIGUSR1').describe('Signal that means "preempted" (SIGTERM always does too)'),
   maxCheckpointSec: z.number().positive().default(30).describe('Seconds the emergency checkpoint may take after preemption'),
   exitOnPreemption: z.boolean().default(true).describe('After the emergency checkpoint, exit with requeueExitCode (false: fit() returns)'),
-  requeueExitCode: z.int().min(1).max(125).default(75).describe('Exit code after preemption: asks `eh run` and SLURM (RequeueExit) to requeue'),
+  requeueExitCode: z.int().min(1).max(125).default(REQUEUE_EXIT_CODE).describe(`Exit code after preemption. \`eh run\` takes ${REQUEUE_EXIT_CODE} (EX_TEMPFAIL) as "requeue me": it ends with it too, counting no failure, and SLURM (RequeueExit) requeues; any other code is a crash to it`),
   resumeMidEpoch: z.boolean().default(true).describe('Resume at the schedule position and loader positions of the checkpoint'),
 });
 

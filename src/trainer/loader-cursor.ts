@@ -1,7 +1,6 @@
-import { ElasticSampler, type ElasticSamplerState } from '../data/index.js';
+import { deriveSeed, ElasticSampler, type ElasticSamplerState } from '../data/index.js';
 import { TrainerError } from '../errors/index.js';
 import type { TrainerDataLoader } from './data-loader.js';
-import { mixSeed } from './prng.js';
 
 /** Sampler epochs per trainer epoch: pass p of epoch e is the sampler's epoch e * PASS_STRIDE + p. */
 export const PASS_STRIDE = 1000;
@@ -31,7 +30,7 @@ export class LoaderCursor {
       rank: options.rank,
       worldSize: options.worldSize,
       // Each loader its own order, from the run's seed.
-      seed: mixSeed(options.seed, options.loaderIndex),
+      seed: deriveSeed(options.seed, options.loaderIndex),
       shuffle: options.shuffle,
       dropLast: options.dropLast,
     });

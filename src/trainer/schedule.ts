@@ -1,7 +1,7 @@
 import { ValidationError } from '../errors/index.js';
+import { deriveSeed, SeededRng } from '../data/index.js';
 import { apportion } from './apportion.js';
 import { parseMultiDataLoaderConfig, type MultiDataLoaderConfig, type MultiDataLoaderConfigInput } from './config.js';
-import { mixSeed, mulberry32 } from './prng.js';
 
 /** One step of an epoch: which loader gives its batch. */
 export interface ScheduledStep {
@@ -90,16 +90,14 @@ function emitSequential(lengths: readonly number[], counts: readonly number[] | 
   return out;
 }
 
+/** Names the schedule's random stream, apart from the samplers' (which derive theirs from the same seed). */
+const SCHEDULE_STREAM = 0x5eed;
+
 /** Fisher-Yates over the multiset of loader indices, from a PRNG seeded by (seed, epoch). */
 function shuffled(counts: readonly number[], seed: number, epoch: number): number[] {
   const out: number[] = [];
   for (const [li, c] of counts.entries()) for (let k = 0; k < c; k++) out.push(li);
-  const rand = mulberry32(mixSeed(seed, epoch, 0x5eed));
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [out[i], out[j]] = [out[j], out[i]];
-  }
-  return out;
+  return new SeededRng(deriveSeed(seed, epoch, SCHEDULE_STREAM)).shuffle(out);
 }
 
 /**

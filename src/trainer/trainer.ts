@@ -1,4 +1,5 @@
 import { basename, dirname } from 'node:path';
+import { reportMetrics } from '../agent/index.js';
 import { CheckpointState, CheckpointTier, NVMeBackend, type StateDict } from '../checkpoint/index.js';
 import { getProcessGroup, isInitialized, ProcessGroup } from '../collective/index.js';
 import { PreemptionTimeoutError, TrainerError, ValidationError, CheckpointTimeoutError, describeError } from '../errors/index.js';
@@ -52,6 +53,11 @@ interface TrainerPosition {
   epochStep: number;
   /** Loader lengths the epoch's schedule was built from (kept for the whole epoch, whatever the world size). */
   epochLengths: number[];
+  /**
+   * Where a restart at another world size rebuilt the rest of the epoch: from step `start` on, the schedule is
+   * the one of each loader's batches left at the new world size (so every sample is still taken once).
+   */
+  segments?: Array<{ start: number; lengths: number[] }>;
   /** The epoch's end (validation, epoch checkpoint) is done. */
   epochComplete: boolean;
   globalStep: number;
@@ -94,6 +100,7 @@ export class GenericTrainer {
   private gradBuffer: Float32Array | undefined;
   private preemption: PreemptionHandler | undefined;
   private lastValidation: Record<string, number> = {};
+  private reportedResume = false;
   private lastEpochMetrics: Record<string, number> = {};
   /** A checkpoint loadCheckpoint() was given before fit(). */
   private requested: { state: CheckpointState; choice: { name: string; tier: CheckpointTier | null; step: number } } | undefined;
@@ -191,7 +198,7 @@ export class GenericTrainer {
         }
         if (!resuming) this.startEpoch(epoch);
         await this.hookManager.call('onEpochStart', this, epoch);
-        const schedule = buildEpochSchedule(this.config.trainLoaderConfig, pos.epochLengths, { seed: this.config.performance.seed, epoch });
+        const schedule = this.epochSchedule(epoch);
         while (pos.epochStep < schedule.length) {
           const stop = await this.optimizerStep(schedule);
           if (!reportedRecovery) {
@@ -231,8 +238,21 @@ export class GenericTrainer {
     pos.epochStep = 0;
     pos.epochComplete = false;
     pos.epochLengths = this.trainCursors.map((c) => c.length);
+    pos.segments = undefined;
     this.trainMetrics.reset();
     this.epoch = epoch;
+  }
+
+  /** The epoch's steps: its schedule, with the tail rebuilt at each world-size change inside it. */
+  private epochSchedule(epoch: number): ScheduledStep[] {
+    const pos = this.position as TrainerPosition;
+    const opts = { seed: this.config.performance.seed, epoch };
+    let steps = buildEpochSchedule(this.config.trainLoaderConfig, pos.epochLengths, opts);
+    for (const seg of pos.segments ?? []) {
+      const tail = seg.lengths.some((n) => n > 0) ? buildEpochSchedule(this.config.trainLoaderConfig, seg.lengths, opts) : [];
+      steps = [...steps.slice(0, seg.start), ...tail];
+    }
+    return steps;
   }
 
   private async endEpoch(epoch: number, valCursors: LoaderCursor[], valConfig: MultiDataLoaderConfig | null): Promise<void> {
@@ -300,9 +320,30 @@ export class GenericTrainer {
     const lr = this.scaling?.currentLr ?? this.optimizers[0].learningRate;
     const metrics: Record<string, number> = {};
     for (const [name, v] of Object.entries(last)) if (name !== 'loss') metrics[name.includes('/') ? name : `${lastName}/${name}`] = v;
-    this.logger.step({ epoch: pos.epoch, step: stepNo, epochStep: pos.epochStep, epochSteps: schedule.length, loaderName: lastName, loss: last.loss ?? NaN, lr, throughput: stepTimeSec > 0 ? (samples * this.worldSize) / stepTimeSec : 0, worldSize: this.worldSize, stepTimeSec, metrics });
+    const loss = last.loss ?? NaN;
+    const throughput = stepTimeSec > 0 ? (samples * this.worldSize) / stepTimeSec : 0;
+    this.logger.step({ epoch: pos.epoch, step: stepNo, epochStep: pos.epochStep, epochSteps: schedule.length, loaderName: lastName, loss, lr, throughput, worldSize: this.worldSize, stepTimeSec, metrics });
+    this.reportStep(stepNo, pos.epoch, loss, lr, samples, stepTimeSec);
     await this.hookManager.call('onStepEnd', this, stepNo, last);
     return preempted;
+  }
+
+  /**
+   * Tells `eh run` about the step (its /metrics, event log and dashboard; nothing outside the agent): this
+   * rank's samples and throughput, and once, after a resume, the tier and step it resumed from.
+   */
+  private reportStep(step: number, epoch: number, loss: number, lr: number | undefined, samples: number, stepTimeSec: number): void {
+    const resumed = this.resumedFrom !== null && !this.reportedResume ? this.resumedFrom : null;
+    if (resumed !== null) this.reportedResume = true;
+    reportMetrics({
+      step,
+      epoch,
+      ...(Number.isFinite(loss) ? { loss } : {}),
+      ...(lr !== undefined && Number.isFinite(lr) ? { lr } : {}),
+      samples,
+      samplesPerSec: stepTimeSec > 0 ? samples / stepTimeSec : 0,
+      ...(resumed !== null ? { resumedFrom: { tier: resumed.tier ?? 'unknown', step: resumed.step } } : {}),
+    });
   }
 
   /**
@@ -434,6 +475,11 @@ export class GenericTrainer {
     this.epoch = saved.epoch;
     if (this.config.faultTolerance.resumeMidEpoch && !saved.epochComplete) {
       saved.loaders.forEach((s, i) => this.trainCursors[i].loadStateDict(s, saved.epoch));
+      if (state.worldSize !== this.worldSize) {
+        // The epoch's schedule counted batches at the old world size: the rest of it is rebuilt from what each
+        // loader has left at this one, so no sample of the epoch is skipped or taken twice.
+        this.position.segments = [...(saved.segments ?? []), { start: saved.epochStep, lengths: this.trainCursors.map((c) => c.sampler.length) }];
+      }
       const tm = (state.datasetState as { trainMetrics?: Record<string, [number, number]> }).trainMetrics;
       if (tm !== undefined) this.trainMetrics.loadStateDict(tm);
     } else if (!saved.epochComplete) {

@@ -21,6 +21,8 @@ const PRIVATE_TMP = ROOT.startsWith('/tmp/')
 export interface RankReport {
   rank: number;
   world: number;
+  /** The restart count the worker was started with. */
+  restart: number;
   sum: number;
   usesSharedMemory: boolean;
   connections: ({ transport: 'unix' | 'tcp'; remote?: string } | null)[];
@@ -28,11 +30,27 @@ export interface RankReport {
   collectiveAddr?: string;
 }
 
+export interface JobOptions {
+  /** Appended to the --rdzv-conf list (start with a comma). */
+  conf?: string;
+  timeoutMs?: number;
+  /** --nnodes (default: as many as runs). */
+  nnodes?: string;
+  /** --max-restarts (default 0). */
+  maxRestarts?: number;
+  /** The workers' script (default REPORT). */
+  script?: string;
+  /** The store: etcd on the bridge (default), or the TCP store hosted by host 0's agent. */
+  backend?: 'etcd' | 'tcp';
+  /** Run alongside the job, given its output directory (what the workers write); the job's result waits for it too. */
+  during?: (outDir: string) => Promise<void>;
+}
+
 export interface HostsBed {
   bed: Testbed;
   etcd: EtcdHandle;
   /** Run one agent per entry (host index, extra args, extra env, a /tmp of its own as a separate machine has) at once, each to its end; rank i's report is reports[i]. */
-  job(runs: { host: number; args?: string[]; env?: NodeJS.ProcessEnv; privateTmp?: boolean; token?: string; delayMs?: number }[], o?: { conf?: string; timeoutMs?: number }): Promise<{ results: RunResult[]; reports: (RankReport | undefined)[] }>;
+  job(runs: { host: number; args?: string[]; env?: NodeJS.ProcessEnv; privateTmp?: boolean; token?: string; delayMs?: number }[], o?: JobOptions): Promise<{ results: RunResult[]; reports: (RankReport | undefined)[] }>;
   close(): Promise<void>;
 }
 
@@ -44,6 +62,8 @@ function cleanEnv(): NodeJS.ProcessEnv {
 }
 
 let jobs = 0;
+/** Any port will do: host 0's namespace is the test's own, with nothing else listening in it. */
+const TCP_STORE_PORT = 29400;
 
 export async function hostsBed(hosts: number): Promise<HostsBed> {
   const bed = await createTestbed({ hosts });
@@ -62,6 +82,8 @@ export async function hostsBed(hosts: number): Promise<HostsBed> {
       const out = mkdtempSync('/var/tmp/eh-hosts-');
       const id = `hosts-${String(process.pid)}-${String(++jobs)}`;
       try {
+        const during = o.during?.(out);
+        during?.catch(() => undefined); // awaited below, once the agents are done
         const results = await Promise.all(
           runs.map(async (r) => {
             if (r.delayMs !== undefined) await new Promise((resolve) => setTimeout(resolve, r.delayMs));
@@ -70,14 +92,15 @@ export async function hostsBed(hosts: number): Promise<HostsBed> {
               r.privateTmp === true ? 'unshare' : process.execPath,
               [
                 ...(r.privateTmp === true ? ['--mount', '--propagation', 'private', 'sh', '-c', PRIVATE_TMP, 'sh', process.execPath] : []),
-                EH, 'run', '--nnodes', String(runs.length), '--nproc-per-node', '1', '--rdzv-backend', 'etcd', '--rdzv-endpoint', etcd.endpoint, '--rdzv-id', id,
-                '--rdzv-conf', `token=${r.token ?? 'hosts-token'},join_timeout=30,last_call_timeout=1${o.conf ?? ''}`, '--max-restarts', '0', '--monitor-interval', '0.2',
-                ...(r.args ?? []), REPORT,
+                EH, 'run', '--nnodes', o.nnodes ?? String(runs.length), '--nproc-per-node', '1', '--rdzv-backend', o.backend ?? 'etcd', '--rdzv-endpoint', o.backend === 'tcp' ? `${bed.hosts[0].address}:${String(TCP_STORE_PORT)}` : etcd.endpoint, '--rdzv-id', id,
+                '--rdzv-conf', `token=${r.token ?? 'hosts-token'},join_timeout=30,last_call_timeout=1${o.conf ?? ''}`, '--max-restarts', String(o.maxRestarts ?? 0), '--monitor-interval', '0.2',
+                ...(r.args ?? []), o.script ?? REPORT,
               ],
               { cwd: ROOT, env: { ...cleanEnv(), OUT_DIR: out, ...r.env }, timeoutMs: o.timeoutMs ?? 60_000 },
             );
           }),
         );
+        await during;
         const reports = runs.map((_r, rank) => {
           const f = join(out, `rank-${String(rank)}.json`);
           return existsSync(f) ? (JSON.parse(readFileSync(f, 'utf8')) as RankReport) : undefined;

@@ -16,10 +16,10 @@ export interface Run {
   onLine(fn: (l: Line) => void): void;
 }
 
-export function runWorker(options: { workers?: number; opts: Record<string, unknown>; timeoutMs?: number }): Run {
+export function runWorker(options: { workers?: number; opts: Record<string, unknown>; timeoutMs?: number; agentArgs?: string[] }): Run {
   const args = options.workers === undefined
     ? ['--import', 'tsx', 'test/trainer/worker.ts', JSON.stringify(options.opts)]
-    : ['--import', 'tsx', 'src/cli/main.ts', 'run', '--standalone', '--nproc-per-node', String(options.workers), '--max-restarts', '2', 'test/trainer/worker.ts', JSON.stringify(options.opts)];
+    : ['--import', 'tsx', 'src/cli/main.ts', 'run', '--standalone', '--nproc-per-node', String(options.workers), '--max-restarts', '2', ...(options.agentArgs ?? []), 'test/trainer/worker.ts', JSON.stringify(options.opts)];
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WORLD_SIZE: options.workers === undefined ? '1' : undefined, RANK: options.workers === undefined ? '0' : undefined } });
   const lines: Line[] = [];
   const stderr: string[] = [];

@@ -22,7 +22,8 @@ export function segmentCapacity(bytes: number): number {
   return cap;
 }
 
-function pidAlive(pid: number): boolean {
+/** Whether a process with this pid exists (one of another user counts: it cannot be signalled, but it lives). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

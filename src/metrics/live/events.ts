@@ -14,7 +14,7 @@ export type JobEventBody =
   | { type: 'checkpoint'; rank: number; tier: string; step: number | null; seconds: number; bytes: number }
   | { type: 'recovery'; rank: number; seconds: number; tier: string; step: number }
   | { type: 'worker-state'; rank: number; state: WorkerState }
-  | { type: 'job-end'; outcome: 'succeeded' | 'failed' | 'interrupted'; exitCode: number };
+  | { type: 'job-end'; outcome: 'succeeded' | 'failed' | 'interrupted' | 'preempted'; exitCode: number };
 
 export type JobEvent = JobEventBody & { time: number; job: string; node: string };
 

@@ -1,12 +1,11 @@
 /**
- * TensorFlow.js models and optimizers to and from state dicts. Only types are imported statically: the runtime
- * is taken from `options.tf` or loaded when first needed, so the rest of the module never requires tfjs.
+ * TensorFlow.js models, variable lists and optimizers to and from state dicts: the checkpoint part's adapter for
+ * tfjs (registered when elastic-harness/tfjs is imported), so that createCheckpointState / loadCheckpointToModel /
+ * resumeTraining take tfjs objects while the checkpoint part itself never imports TensorFlow.js.
  */
 import type * as tfTypes from '@tensorflow/tfjs';
+import { isTensor, type Dtype, type StateAdapter, type StateDict, type Tensor, type TypedArray } from '../checkpoint/index.js';
 import { CheckpointValidationError } from '../errors/index.js';
-import type { Dtype, TypedArray } from './dtypes.js';
-import type { StateDict } from './state-dict.js';
-import { isTensor, type Tensor } from './tensor.js';
 
 export type Tf = typeof tfTypes;
 
@@ -168,3 +167,24 @@ export async function loadTfOptimizer(opt: tfTypes.Optimizer, sd: StateDict, str
     else if (typeof o.learningRate === 'number') o.learningRate = lr;
   }
 }
+
+function isVariableList(x: unknown): x is VariableLike[] {
+  return Array.isArray(x) && x.length > 0 && x.every(isTfVariable);
+}
+
+/** The adapter elastic-harness/tfjs registers with the checkpoint part. */
+export const tfjsStateAdapter: StateAdapter = {
+  name: 'TensorFlow.js',
+  matches: (x) => isLayersModel(x) || isTfOptimizer(x) || isVariableList(x),
+  stateDict: (x) => {
+    if (isLayersModel(x)) return tfModelStateDict(x);
+    if (isTfOptimizer(x)) return tfOptimizerStateDict(x);
+    return tfVariablesStateDict(x as VariableLike[]);
+  },
+  loadStateDict: (x, saved, strict, runtime) => {
+    const tf = runtime as Tf | undefined;
+    if (isLayersModel(x)) return loadTfModel(x, saved, strict, tf);
+    if (isTfOptimizer(x)) return loadTfOptimizer(x, saved, strict, tf);
+    return loadTfVariables(x as VariableLike[], saved, strict, tf);
+  },
+};

@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { CheckpointValidationError } from '../../src/errors/index.js';
-import { CheckpointManager, CheckpointTier, createCheckpointState, loadCheckpointToModel, type StateDict, type Tensor } from '../../src/checkpoint/index.js';
+import { CheckpointManager, CheckpointTier, createCheckpointState, loadCheckpointToModel, stateAdapterFor, type StateDict, type Tensor } from '../../src/checkpoint/index.js';
+// Importing the tfjs part registers its checkpoint adapter: the checkpoint part itself never loads TensorFlow.js.
+import { tfjsStateAdapter } from '../../src/tfjs/index.js';
 
 function makeModel(): tf.Sequential {
   const m = tf.sequential();
@@ -103,4 +105,13 @@ test('createCheckpointState({model: DataParallel}) saves the wrapped variables, 
   for (const v of vars) v.assign(tf.zerosLike(v));
   await loadCheckpointToModel(wrapped, { model: dp });
   assert.deepEqual(weightBytes(m), before);
+});
+
+test('the tfjs adapter is registered by importing elastic-harness/tfjs; an object no adapter takes is a clear error, not a silent empty state', async () => {
+  assert.equal(stateAdapterFor(tf.train.adam(0.1)), tfjsStateAdapter);
+  assert.equal(stateAdapterFor({ w: 1 }), undefined);
+  class Opaque {
+    weights = [1, 2];
+  }
+  await assert.rejects(createCheckpointState({ step: 1, model: new Opaque() }), (e: unknown) => e instanceof CheckpointValidationError && /no framework adapter/.test(e.message) && e.suggestions.some((s) => s.includes('elastic-harness/tfjs')));
 });
