@@ -135,17 +135,33 @@ export class LocalCheckpointManager {
     }
     let mine: Uint8Array | undefined;
     let received = false;
-    // Parts whose owner lacks them, one broadcast each from the clique member that serves it, in part order.
-    for (let p = 0; p < g.worldSize; p++) {
-      const src = found.sources[p];
-      if (src === p) continue;
-      let buf: Uint8Array;
-      if (g.rank === src) buf = await readWhole(path.join(rankDir(this.root, src), partName(it, p, false)));
-      else buf = new Uint8Array(found.sizes[p]);
-      if (buf.length !== found.sizes[p]) throw new CheckpointLoadError(`replica of part ${String(p)} of iteration ${String(it)} changed size since findLatest()`, { path: this.localDir });
-      await this.collective('load', () => g.broadcast(buf, src, { timeoutMs: this.timeoutMs }));
-      if (g.rank === p) {
-        mine = buf;
+    // Parts whose owner lacks them, each sent by the clique member that serves it to the owner only,
+    // one exchange per round so that a rank serving several parts sends one buffer per call.
+    const missing: number[] = [];
+    for (let p = 0; p < g.worldSize; p++) if (found.sources[p] !== p) missing.push(p);
+    while (missing.length > 0) {
+      // A round: at most one part per serving rank (exchange sends one buffer per rank).
+      const round: number[] = [];
+      const busy = new Set<number>();
+      for (let i = 0; i < missing.length; ) {
+        const src = found.sources[missing[i]];
+        if (busy.has(src)) i++;
+        else {
+          busy.add(src);
+          round.push(missing[i]);
+          missing.splice(i, 1);
+        }
+      }
+      const serving = round.find((p) => found.sources[p] === g.rank);
+      let out: Uint8Array = new Uint8Array(0);
+      if (serving !== undefined) {
+        out = await readWhole(path.join(this.localDir, partName(it, serving, false)));
+        if (out.length !== found.sizes[serving]) throw new CheckpointLoadError(`replica of part ${String(serving)} of iteration ${String(it)} changed size since findLatest()`, { path: this.localDir });
+      }
+      const recvs = round.includes(g.rank) ? [{ src: found.sources[g.rank], buf: new Uint8Array(found.sizes[g.rank]) }] : [];
+      await this.collective('load', () => g.exchange({ buf: out, peers: serving === undefined ? [] : [serving] }, recvs, { timeoutMs: this.timeoutMs }));
+      if (recvs.length > 0) {
+        mine = recvs[0].buf;
         received = true;
       }
     }
@@ -190,13 +206,14 @@ export class LocalCheckpointManager {
     await removeFiles(stale.map((f) => f.file));
     const parts: DirtyPart[] = [{ file: path.join(this.localDir, partName(iteration, g.rank, true)), bytes }];
     if (this.repl !== undefined && g.worldSize > 1) {
-      const clique = this.cliqueOf(g.rank);
-      for (let src = 0; src < g.worldSize; src++) {
+      // One sparse exchange: this rank's part goes to its clique's other members only, and theirs come here.
+      const peers = this.cliqueOf(g.rank).filter((r) => r !== g.rank);
+      const recvs = peers.map((src) => {
         const size = all[src].newPartBytes;
-        const buf = src === g.rank ? bytes : isAsync ? new Uint8Array(new SharedArrayBuffer(size)) : new Uint8Array(size);
-        await this.collective('save', () => g.broadcast(buf, src, { timeoutMs: this.timeoutMs }));
-        if (src !== g.rank && clique.includes(src)) parts.push({ file: path.join(this.localDir, partName(iteration, src, true)), bytes: buf });
-      }
+        return { src, buf: isAsync ? new Uint8Array(new SharedArrayBuffer(size)) : new Uint8Array(size) };
+      });
+      await this.collective('save', () => g.exchange({ buf: bytes, peers }, recvs, { timeoutMs: this.timeoutMs }));
+      for (const r of recvs) parts.push({ file: path.join(this.localDir, partName(iteration, r.src, true)), bytes: r.buf });
     }
     await removeFiles(parts.map((p) => p.file));
     for (const p of parts) this.pending.add(p.file);
