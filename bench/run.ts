@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
 
-const BENCHMARKS = ['allreduce', 'checkpoint', 'recovery', 'agent-memory', 'store', 'trainer'] as const;
+const BENCHMARKS = ['allreduce', 'checkpoint', 'local-checkpoint', 'recovery', 'agent-memory', 'store', 'trainer'] as const;
 
 interface BenchModule {
   main?: () => Promise<unknown>;

@@ -37,3 +37,4 @@ export { crc32, crcHex } from './crc32.js';
 export { AgentMemoryBackend, describeCopy, type AgentMemoryBackendOptions } from './agent-memory/backend.js';
 export { agentHoldsMemory } from './agent-memory/client.js';
 export { isSnapshotRequest, type SnapshotRequest, type SnapshotReply, type SnapshotOp, type SnapshotListing, type SnapshotHolder, type OpenedSnapshot } from './agent-memory/protocol.js';
+export { LocalCheckpointManager, BasicTensorAwareStateDict, CliqueReplicationStrategy, type LocalCheckpointManagerOptions, type LocalLoadResult, type LocalPartId, type FindLatestReport, type TensorAwareStateDict, type CliqueReplicationStrategyOptions, type ReplicationStrategy } from './local/index.js';

@@ -35,6 +35,7 @@ export {
 export { createProcessGroup, type MeshOptions, type AddressStore, type Transport } from './mesh.js';
 export { partRange } from './ops.js';
 export { sweepStaleSockets } from './socket-files.js';
+export type { ExchangeSend, ExchangeRecv } from './exchange.js';
 export { REDUCE_OPS, type ReduceOp, type ReducibleArray, type CollectiveArray, type DTypeName, type ReducibleDType, type ReducibleOf } from './dtypes.js';
 export { reductionPath } from './reduce.js';
 export { CollectiveError, PeerLostError, CollectiveTimeoutError, CollectiveMismatchError, CollectiveAbortedError } from './errors.js';

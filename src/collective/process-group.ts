@@ -3,6 +3,7 @@ import { dtypeOf, checkReduceOp, type CollectiveArray, type ReduceOp, type Reduc
 import { CollectiveAbortedError, CollectiveError, CollectiveMismatchError, CollectiveTimeoutError, PeerLostError } from './errors.js';
 import type { RecvSpec } from './inbound.js';
 import { AllGather, Barrier, Broadcast, DirectAllReduce, Op, RingAllReduce, describeCall, partRange, type OpHost } from './ops.js';
+import { Exchange, type ExchangeRecv, type ExchangeSend } from './exchange.js';
 import { encodeControl, type ControlMessage } from './outbound.js';
 import type { PeerLink } from './peer-link.js';
 import { ShmAgree, ShmAllReduce, ShmZeroCopyAllReduce, shmWindowElems } from './shm/ops.js';
@@ -303,6 +304,25 @@ export class ProcessGroup implements OpHost {
     const desc = { userOp: UserOp.Broadcast, dtype, redop: undefined, algo: chain ? Algo.Chain : Algo.Direct, count: buf.length, root: src };
     await this.run(new Broadcast(this, seq, desc, buf, this.chunkBytes), timeoutMs);
     return buf;
+  }
+
+  /**
+   * A sparse exchange of byte buffers: every rank calls it together (one call number, like any
+   * collective), sends `out.buf` to `out.peers` only and receives each `recvs[i].buf` (its exact
+   * length) from `recvs[i].src`. Traffic is only along the pairs named, e.g. within replica cliques.
+   */
+  async exchange(out: ExchangeSend, recvs: ExchangeRecv[], options: CallOptions = {}): Promise<void> {
+    if (!(out.buf instanceof Uint8Array) || recvs.some((r) => !(r.buf instanceof Uint8Array))) throw new ConfigurationError('exchange() sends and receives Uint8Array buffers', { configKey: 'buf' });
+    for (const p of out.peers) this.checkRank(p, 'exchange peer');
+    for (const r of recvs) this.checkRank(r.src, 'exchange src');
+    if (out.peers.includes(this.rank) || recvs.some((r) => r.src === this.rank)) throw new ConfigurationError(`exchange() on rank ${String(this.rank)}: a rank does not send to or receive from itself`, { configKey: 'peers' });
+    if (new Set(recvs.map((r) => r.src)).size !== recvs.length) throw new ConfigurationError('exchange(): at most one buffer per source rank', { configKey: 'recvs' });
+    const timeoutMs = this.callTimeout(options);
+    const seq = this.seq++;
+    this.throwIfBroken();
+    if (this.worldSize === 1) return;
+    const desc = { userOp: UserOp.Exchange, dtype: 'uint8' as const, redop: undefined, algo: Algo.Direct, count: 0, root: 0 };
+    await this.run(new Exchange(this, seq, desc, out, recvs, this.chunkBytes), timeoutMs);
   }
 
   /** Gather every rank's `input` into one array, rank-major (rank p's input at p × input.length). */

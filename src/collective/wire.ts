@@ -19,6 +19,7 @@ export const enum UserOp {
   AllGather = 3,
   ReduceScatter = 4,
   Barrier = 5,
+  Exchange = 6,
 }
 
 export const USER_OP_NAMES: Record<number, string> = {
@@ -27,6 +28,7 @@ export const USER_OP_NAMES: Record<number, string> = {
   3: 'allGather',
   4: 'reduceScatter',
   5: 'barrier',
+  6: 'exchange',
 };
 
 /** Which algorithm carries the call; part of the match because sender and receiver must agree on it. */
