@@ -23,14 +23,29 @@ const batchOf = (indices: readonly number[]) => {
 const lossOf = (b: { x: tf.Tensor2D; y: tf.Tensor2D }) => tf.losses.softmaxCrossEntropy(b.y, net.logits(b.x)) as tf.Scalar;
 let stepTimes: number[] = [];
 
+/** 0..n-1 in random order (Fisher-Yates). */
+function shuffled(n: number): number[] {
+  const a = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [a[i], a[j]] = [a[j], a[i]];
+  }
+  return a;
+}
+
 if (o.mode === 'bare') {
   const dp = new DataParallel(tf.train.adam(1e-3), net.variables);
   await dp.broadcastInitialWeights(0);
+  // What a user writes for shuffled training (the trainer's sampler shuffles too): a fresh permutation each
+  // epoch, this rank's batches taken from it, each gathered from those indices.
   const n = train.n;
+  const perSteps = Math.floor(n / (o.batch * world.worldSize));
+  let order: number[] = [];
   let t = performance.now();
   for (let s = 0; s < o.steps; s++) {
-    const start = ((s * world.worldSize + world.rank) * o.batch) % (n - o.batch);
-    const b = batchOf(Array.from({ length: o.batch }, (_, i) => start + i));
+    if (s % perSteps === 0) order = shuffled(n);
+    const start = ((s % perSteps) * world.worldSize + world.rank) * o.batch;
+    const b = batchOf(order.slice(start, start + o.batch));
     await dp.step(() => lossOf(b));
     tf.dispose([b.x, b.y]);
     const now = performance.now();

@@ -1,4 +1,4 @@
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { StepLog, TrainerLogger } from './types.js';
 
@@ -13,6 +13,8 @@ export interface JsonLoggerOptions {
 export class JsonLinesLogger implements TrainerLogger {
   private readonly write: (line: string) => void;
   private readonly every: number;
+  /** The log file, opened at the first line and kept open: an open and a close per step cost more than the write. */
+  private fd: number | undefined;
 
   constructor(options: JsonLoggerOptions = {}) {
     this.every = options.logEveryNSteps ?? 1;
@@ -20,7 +22,12 @@ export class JsonLinesLogger implements TrainerLogger {
     else if (options.path !== undefined) {
       const path = options.path;
       mkdirSync(dirname(path), { recursive: true });
-      this.write = (line) => appendFileSync(path, `${line}\n`);
+      // A synchronous write per line (no buffer of its own): a line is in the file as soon as step() returns,
+      // so a SIGKILLed run's log ends at its last step.
+      this.write = (line) => {
+        this.fd ??= openSync(path, 'a');
+        writeSync(this.fd, `${line}\n`);
+      };
     } else this.write = (line) => process.stdout.write(`${line}\n`);
   }
 
@@ -45,5 +52,10 @@ export class JsonLinesLogger implements TrainerLogger {
     this.emit({ type: 'event', message, ...fields });
   }
 
-  close(): void {}
+  /** Closes the file; a later line opens it again (a logger may serve several fit() calls). */
+  close(): void {
+    if (this.fd === undefined) return;
+    closeSync(this.fd);
+    this.fd = undefined;
+  }
 }
