@@ -37,8 +37,9 @@ for (const jump of [1, 2]) {
       const peer = jump === 1 ? 0 : 3;
       assert.deepEqual(readdirSync(join(dir.path, 'root', 'rank_1')).sort(), [`iter_20_part_1.ckpt`, `iter_20_part_${peer}.ckpt`].sort());
       rmSync(join(dir.path, 'root', 'rank_1'), { recursive: true });
-      const loaded = byRank(await job(dir.path, 'load', 4, 'load', repl), 'loaded');
-      assert.deepEqual(loaded.map((e) => [e.rank, e.latest, e.equal]), [0, 1, 2, 3].map((r) => [r, 20, true]));
+      const loadEvents = await job(dir.path, 'load', 4, 'load', repl);
+      const loaded = byRank(loadEvents, 'loaded');
+      assert.deepEqual(loaded.map((e) => [e.rank, e.latest, e.equal]), [0, 1, 2, 3].map((r) => [r, 20, true]), JSON.stringify(loadEvents));
       // Rank 1 wrote what it received back to its own disk.
       assert.ok(existsSync(join(dir.path, 'root', 'rank_1', 'iter_20_part_1.ckpt')));
     } finally {

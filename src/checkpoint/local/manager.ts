@@ -176,6 +176,9 @@ export class LocalCheckpointManager {
       await commitFile(file + DIRTY_SUFFIX, this.fsync);
       this.logLine(`part ${String(g.rank)} of iteration ${String(it)} was missing here: received it from rank ${String(found.sources[g.rank])}`);
     }
+    // Every rank returns together: a rank that served nothing and left at once (cleanupDistributed) would say goodbye
+    // to peers still in an exchange of this load (seen under load in CI).
+    await this.collective('load', () => g.barrier({ timeoutMs: this.timeoutMs }));
     return { stateDict: state, partId: { iteration: it, rank: g.rank } };
   }
 
